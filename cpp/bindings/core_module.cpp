@@ -1,0 +1,266 @@
+// ebgan_edge._core: the pybind11 bindings, and nothing else. The public API
+// is the Python package; this module turns C++ Status values into Python
+// exceptions and numpy arrays into pointers.
+#include <pybind11/numpy.h>
+#include <pybind11/pybind11.h>
+#include <pybind11/stl.h>
+
+#include <cmath>
+#include <fstream>
+#include <sstream>
+
+#include "ebgan/engine.h"
+#include "ebgan/model.h"
+#include "ebgan/schema.h"
+
+namespace py = pybind11;
+
+namespace {
+
+using FloatArray = py::array_t<float, py::array::c_style>;
+
+// Raised for a damaged or unusable model file; a ValueError, so callers that
+// treat bad input generically still catch it.
+PyObject* g_model_error = nullptr;
+
+[[noreturn]] void Raise(const ebgan::Status& s) {
+  switch (s.code()) {
+    case ebgan::StatusCode::kInvalidModel:
+    case ebgan::StatusCode::kUnsupported:
+      PyErr_SetString(g_model_error, s.message().c_str());
+      throw py::error_already_set();
+    case ebgan::StatusCode::kIoError:
+      PyErr_SetString(PyExc_OSError, s.message().c_str());
+      throw py::error_already_set();
+    default:
+      throw py::value_error(s.message());
+  }
+}
+
+ebgan::ModelData ReadAny(const py::object& source) {
+  ebgan::ModelData model;
+  ebgan::Status s;
+  if (py::isinstance<py::bytes>(source) || py::isinstance<py::bytearray>(source) ||
+      py::isinstance<py::memoryview>(source)) {
+    py::buffer_info info = py::buffer(source).request();
+    if (info.itemsize != 1 || info.ndim != 1)
+      throw py::value_error("model bytes must be a flat byte buffer");
+    const auto* data = static_cast<const uint8_t*>(info.ptr);
+    py::gil_scoped_release release;
+    s = ebgan::ReadModel(data, size_t(info.size), &model);
+  } else {
+    const std::string path = py::str(py::module_::import("os").attr("fspath")(source));
+    py::gil_scoped_release release;
+    s = ebgan::ReadModelFile(path, &model);
+  }
+  if (!s.ok()) Raise(s);
+  return model;
+}
+
+template <typename T>
+py::array_t<T> Matrix(const std::vector<T>& v, int rows, int cols) {
+  py::array_t<T> a({rows, cols});
+  std::copy(v.begin(), v.end(), a.mutable_data());
+  return a;
+}
+
+template <typename T, typename Container>
+py::array_t<T> Vector(const Container& v) {
+  py::array_t<T> a(py::ssize_t(v.size()));
+  std::copy(v.begin(), v.end(), a.mutable_data());
+  return a;
+}
+
+py::dict ModelToDict(const ebgan::ModelData& m) {
+  py::list layers;
+  for (const auto& layer : m.layers) {
+    py::dict d;
+    d["in_features"] = layer.in;
+    d["out_features"] = layer.out;
+    d["leaky_relu"] = layer.activation == ebgan::Activation::kLeakyRelu;
+    switch (m.precision) {
+      case ebgan::Precision::kFp32:
+        d["weight"] = Matrix(layer.weight_fp32, layer.out, layer.in);
+        break;
+      case ebgan::Precision::kFp16:
+        d["weight"] = Matrix(layer.weight_fp16, layer.out, layer.in).view("float16");
+        break;
+      case ebgan::Precision::kInt8:
+        d["weight"] = Matrix(layer.weight_int8, layer.out, layer.in);
+        d["weight_scale"] = Vector<float>(layer.weight_scale);
+        d["input_scale"] = layer.input_scale;
+        d["input_zero_point"] = layer.input_zero_point;
+        break;
+    }
+    d["bias"] = Vector<float>(layer.bias);
+    layers.append(d);
+  }
+  py::dict out;
+  out["precision"] = ebgan::PrecisionName(m.precision);
+  out["layers"] = layers;
+  out["minimum"] = Vector<float>(m.minimum);
+  out["maximum"] = Vector<float>(m.maximum);
+  out["threshold"] = m.threshold;
+  out["calibration_json"] = py::bytes(m.calibration_json);
+  out["metadata_json"] = py::bytes(m.metadata_json);
+  return out;
+}
+
+// The one place that turns a caller's batch into a (n, 121) float32 matrix,
+// shared by ebgan_edge.Scorer and the torch reference. A C-contiguous float32
+// array passes through without a copy.
+FloatArray AsBatch(const py::object& batch) {
+  py::object numpy = py::module_::import("numpy");
+  py::array array = py::isinstance<py::array>(batch)
+                        ? py::reinterpret_borrow<py::array>(batch)
+                        : py::array(numpy.attr("asarray")(batch));
+  const char kind = array.dtype().kind();
+  if (kind != 'f' && kind != 'i' && kind != 'u' && kind != 'b') {
+    throw py::type_error("batch has dtype " + std::string(py::str(array.dtype())) +
+                         "; expected real numbers convertible to float32");
+  }
+  if (array.ndim() == 1) {
+    if (array.shape(0) != ebgan::kFeatureCount) {
+      throw py::value_error("a single row must have " + std::to_string(ebgan::kFeatureCount) +
+                            " features, got " + std::to_string(array.shape(0)));
+    }
+    array = array.attr("reshape")(1, ebgan::kFeatureCount);
+  }
+  if (array.ndim() != 2 || array.shape(1) != ebgan::kFeatureCount) {
+    std::ostringstream m;
+    m << "batch must have shape (n, " << ebgan::kFeatureCount << "), got (";
+    for (py::ssize_t i = 0; i < array.ndim(); ++i) m << (i ? ", " : "") << array.shape(i);
+    m << (array.ndim() == 1 ? ",)" : ")");
+    throw py::value_error(m.str());
+  }
+  FloatArray out = FloatArray::ensure(array);
+  if (!out) throw py::error_already_set();
+
+  size_t row, column;
+  bool bad;
+  {
+    py::gil_scoped_release release;
+    bad = ebgan::FindNonFinite(out.data(), size_t(out.shape(0)), &row, &column);
+  }
+  if (bad) {
+    const float v = out.data()[row * ebgan::kFeatureCount + column];
+    std::ostringstream m;
+    m << "batch has a non-finite value (" << (std::isnan(v) ? "nan" : v > 0 ? "inf" : "-inf")
+      << ") at row " << row << ", column " << column;
+    throw py::value_error(m.str());
+  }
+  return out;
+}
+
+class PyEngine {
+ public:
+  PyEngine(const py::object& source, const std::string& kernel, int threads)
+      : threads_(threads) {
+    if (threads < 1) throw py::value_error("threads must be at least 1, got " + std::to_string(threads));
+    ebgan::ModelData model = ReadAny(source);
+    ebgan::Status s = ebgan::Engine::Create(model, kernel == "auto" ? "" : kernel, &engine_);
+    if (!s.ok()) Raise(s);
+  }
+
+  py::array_t<float> Score(const py::object& batch) const {
+    FloatArray x = AsBatch(batch);
+    const size_t rows = size_t(x.shape(0));
+    py::array_t<float> scores(static_cast<py::ssize_t>(rows));
+    float* out = scores.mutable_data();
+    {
+      py::gil_scoped_release release;
+      engine_->Score(x.data(), rows, out, nullptr, threads_);
+    }
+    return scores;
+  }
+
+  py::array_t<float> Reconstruct(const py::object& batch) const {
+    FloatArray x = AsBatch(batch);
+    const size_t rows = size_t(x.shape(0));
+    py::array_t<float> scores(static_cast<py::ssize_t>(rows));
+    py::array_t<float> recon({py::ssize_t(rows), py::ssize_t(ebgan::kFeatureCount)});
+    float* s_out = scores.mutable_data();
+    float* r_out = recon.mutable_data();
+    {
+      py::gil_scoped_release release;
+      engine_->Score(x.data(), rows, s_out, r_out, threads_);
+    }
+    return recon;
+  }
+
+  std::string Kernel() const { return ebgan::IsaName(engine_->isa()); }
+  int Threads() const { return threads_; }
+  py::dict Model() const { return ModelToDict(engine_->model()); }
+
+ private:
+  std::unique_ptr<ebgan::Engine> engine_;
+  int threads_;
+};
+
+py::dict Schema() {
+  auto names = [](const auto& array) {
+    py::list out;
+    for (const char* s : array) out.append(s);
+    return out;
+  };
+  py::dict d;
+  d["encoding_version"] = ebgan::kEncodingVersion;
+  d["raw_field_names"] = names(ebgan::kRawFieldNames);
+  d["numeric_feature_fields"] = py::cast(std::vector<int>(
+      std::begin(ebgan::kNumericFeatureFields), std::end(ebgan::kNumericFeatureFields)));
+  d["protocol_types"] = names(ebgan::kProtocolTypes);
+  d["services"] = names(ebgan::kServices);
+  d["flags"] = names(ebgan::kFlags);
+  d["dropped_field"] = ebgan::kDroppedField;
+  d["feature_names"] = ebgan::FeatureNamesJoined();
+  d["layer_widths"] = py::cast(std::vector<int>(ebgan::kLayerWidths.begin(), ebgan::kLayerWidths.end()));
+  d["leaky_slope"] = ebgan::kLeakySlope;
+  d["format_version"] = ebgan::kModelFormatVersion;
+  d["magic"] = py::bytes(ebgan::kModelMagic, sizeof(ebgan::kModelMagic));
+  d["max_model_bytes"] = ebgan::kMaxModelFileBytes;
+  d["fp32_relative_bound"] = ebgan::kFp32RelativeBound;
+  return d;
+}
+
+std::vector<std::string> KernelNames(bool usable_only) {
+  std::vector<std::string> out;
+  for (int i = 0; i < ebgan::kIsaCount; ++i) {
+    const auto isa = ebgan::Isa(i);
+    if (usable_only ? ebgan::IsaUsable(isa) : ebgan::IsaBuilt(isa)) out.push_back(ebgan::IsaName(isa));
+  }
+  return out;
+}
+
+}  // namespace
+
+PYBIND11_MODULE(_core, m) {
+  m.doc() = "Compiled core of ebgan_edge: model file reader and scoring kernels.";
+
+  g_model_error = PyErr_NewExceptionWithDoc(
+      "ebgan_edge._core.ModelFileError",
+      "A model file is damaged, not a model file, or not runnable by this build.",
+      PyExc_ValueError, nullptr);
+  m.add_object("ModelFileError", py::handle(g_model_error));
+
+  m.def("schema", &Schema, "The NSL-KDD record schema and the model architecture constants.");
+  m.def("read_model", [](const py::object& source) { return ModelToDict(ReadAny(source)); },
+        py::arg("source"), "Reads and validates a model file (path or bytes) into a dict.");
+  m.def("as_batch", &AsBatch, py::arg("batch"),
+        "Validates a batch and returns it as a C-contiguous (n, 121) float32 array.");
+  m.def("crc32", [](const py::bytes& data) {
+    const std::string s = data;
+    return ebgan::Crc32(reinterpret_cast<const uint8_t*>(s.data()), s.size());
+  });
+  m.def("built_kernels", [] { return KernelNames(false); });
+  m.def("usable_kernels", [] { return KernelNames(true); });
+  m.attr("KERNEL_ENV_VAR") = ebgan::kKernelEnvVar;
+
+  py::class_<PyEngine>(m, "Engine")
+      .def(py::init<const py::object&, const std::string&, int>(), py::arg("source"),
+           py::arg("kernel") = "", py::arg("threads") = 1)
+      .def("score", &PyEngine::Score, py::arg("batch"))
+      .def("reconstruct", &PyEngine::Reconstruct, py::arg("batch"))
+      .def_property_readonly("kernel", &PyEngine::Kernel)
+      .def_property_readonly("threads", &PyEngine::Threads)
+      .def("model", &PyEngine::Model);
+}

@@ -1,0 +1,60 @@
+// A loaded model ready to score: weights packed for the chosen kernel.
+// One Engine may be used by any number of threads at once; Score() only
+// reads the engine's state.
+#pragma once
+
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "ebgan/kernel.h"
+#include "ebgan/model.h"
+
+namespace ebgan {
+
+// Whether an instruction-set path is usable here: compiled into this build,
+// present on this CPU and, for AVX and AVX-512, its register state enabled
+// by the operating system (XGETBV). The scalar path is always usable.
+bool IsaBuilt(Isa isa);
+bool IsaUsable(Isa isa);
+std::vector<Isa> UsableIsas();
+// The preferred usable path: the widest one.
+Isa BestIsa();
+// Parses "scalar", "avx2_fma", "avx512", "neon" or "auto"; the empty string
+// means "auto". Selects the path or names why it cannot be used.
+Status ResolveIsa(const std::string& name, Isa* out);
+
+// The environment variable that forces a kernel when the caller passes none.
+inline constexpr const char* kKernelEnvVar = "EBGAN_EDGE_KERNEL";
+
+class Engine {
+ public:
+  // `kernel` as ResolveIsa takes it; an empty string also consults
+  // EBGAN_EDGE_KERNEL.
+  static Status Create(const ModelData& model, const std::string& kernel,
+                       std::unique_ptr<Engine>* out);
+
+  // Scores rows of a C-contiguous (rows, 121) float32 matrix of finite
+  // values. `reconstruction` may be null. Uses up to `threads` threads,
+  // started for this call only; never allocates when threads == 1.
+  void Score(const float* input, size_t rows, float* scores, float* reconstruction,
+             int threads = 1) const;
+
+  Isa isa() const { return isa_; }
+  const ModelData& model() const { return model_; }
+
+ private:
+  Engine() = default;
+
+  ModelData model_;
+  Isa isa_ = Isa::kScalar;
+  Fp32Kernel kernel_ = nullptr;
+  std::unique_ptr<float[], void (*)(void*)> packed_{nullptr, nullptr};
+  PackedFp32Model packed_model_{};
+};
+
+// Finds the first non-finite value of a (rows, 121) matrix; returns false if
+// there is none. Used at API boundaries before scoring.
+bool FindNonFinite(const float* input, size_t rows, size_t* row, size_t* column);
+
+}  // namespace ebgan

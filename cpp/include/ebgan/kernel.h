@@ -1,0 +1,93 @@
+// The fp32 scoring kernels and the packed weight layout they share.
+//
+// Layout. Each layer's weights are packed at load time k-major, W[k][j] for
+// input k and output j, with the output dimension zero-padded to a multiple
+// of kPackWidth floats and every layer 64-byte aligned. A kernel computes a
+// tile of rows at a time as a sum of outer products: for each input k it
+// broadcasts x[r][k] and multiplies it into a contiguous run of W[k][...],
+// which is a full SIMD register on every instruction set here (4, 8 or 16
+// floats). Padded outputs have zero weights and zero bias, so they stay
+// exactly zero through LeakyReLU and the next layer never reads a padded
+// input (its k loop runs over the true width).
+//
+// Numerics, the same in every kernel:
+// - Summation order: each output starts from its bias and adds x[k] * W[k][j]
+//   for k = 0, 1, ..., in-1. The scalar kernel rounds each product and each
+//   sum (built with -ffp-contract=off); SIMD kernels fuse them with FMA,
+//   which differs from it by at most one rounding per term.
+// - The score is the sum over the 121 features of (reconstruction - input)^2,
+//   divided by 121. The scalar kernel sums features in order; SIMD kernels
+//   sum lanes and then the lanes' partial sums.
+// - Denormals are left to the CPU's default mode (no FTZ/DAZ is set, so a
+//   kernel never changes the caller's floating-point environment); weights
+//   trained here are far from the denormal range, and a denormal input only
+//   costs speed, not correctness.
+// Agreement of every SIMD kernel with the scalar one: see kFp32RelativeBound.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+
+#include "ebgan/model.h"
+
+namespace ebgan {
+
+inline constexpr int kPackWidth = 16;
+
+constexpr int PaddedWidth(int width) { return (width + kPackWidth - 1) / kPackWidth * kPackWidth; }
+
+inline constexpr std::array<int, kLayerCount + 1> kPaddedWidths = {
+    PaddedWidth(kLayerWidths[0]), PaddedWidth(kLayerWidths[1]), PaddedWidth(kLayerWidths[2]),
+    PaddedWidth(kLayerWidths[3]), PaddedWidth(kLayerWidths[4]), PaddedWidth(kLayerWidths[5]),
+    PaddedWidth(kLayerWidths[6])};
+
+constexpr bool AllPadded() {
+  for (int w : kPaddedWidths)
+    if (w % 16 != 0) return false;
+  return true;
+}
+static_assert(AllPadded(), "padded widths must fill whole 4-, 8- and 16-float registers");
+
+// The widest activation row a kernel holds between layers.
+inline constexpr int kMaxPaddedWidth = 512;
+
+// Relative error bound between any fp32 kernel and the scalar one, measured
+// on scores: |s_kernel - s_scalar| <= bound * s_scalar + 1e-9.
+inline constexpr float kFp32RelativeBound = 1e-5f;
+
+struct PackedLayer {
+  const float* weight;  // [in][PaddedWidth(out)], 64-byte aligned
+  const float* bias;    // [PaddedWidth(out)], zero past `out`
+  int in;
+  int out;
+  bool leaky_relu;
+};
+
+struct PackedFp32Model {
+  PackedLayer layers[kLayerCount];
+};
+
+// Scores `rows` rows of `input` (row stride kFeatureCount floats) into
+// `scores`. If `reconstruction` is not null, also writes the (rows, 121)
+// reconstruction there. Never allocates, throws or locks; the scratch it
+// needs lives on its stack.
+using Fp32Kernel = void (*)(const PackedFp32Model& model, const float* input, size_t rows,
+                            float* scores, float* reconstruction);
+
+// The instruction-set paths, in order of preference on their architecture.
+enum class Isa : int { kScalar = 0, kAvx2Fma = 1, kAvx512 = 2, kNeon = 3 };
+inline constexpr int kIsaCount = 4;
+const char* IsaName(Isa isa);
+
+void ScoreFp32Scalar(const PackedFp32Model&, const float*, size_t, float*, float*);
+#if defined(EBGAN_BUILD_AVX2)
+void ScoreFp32Avx2Fma(const PackedFp32Model&, const float*, size_t, float*, float*);
+#endif
+#if defined(EBGAN_BUILD_AVX512)
+void ScoreFp32Avx512(const PackedFp32Model&, const float*, size_t, float*, float*);
+#endif
+#if defined(EBGAN_BUILD_NEON)
+void ScoreFp32Neon(const PackedFp32Model&, const float*, size_t, float*, float*);
+#endif
+
+}  // namespace ebgan

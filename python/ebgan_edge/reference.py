@@ -1,0 +1,101 @@
+"""The reference implementation of the scoring API, computed with torch.
+
+:class:`TorchScorer` offers exactly the API of :class:`ebgan_edge.Scorer`;
+it is the truth the compiled kernels are verified against. It needs torch
+(``pip install ebgan-edge[train]``); ``import ebgan_edge`` does not.
+"""
+
+from __future__ import annotations
+
+import os
+
+import numpy as np
+
+from ._api import BaseScorer
+from .features import Normalization
+from .model_file import ModelFile, ModelFileError, read_model
+
+__all__ = ["TorchScorer"]
+
+
+class TorchScorer(BaseScorer):
+    __doc__ = BaseScorer.__doc__ + """
+    Computed in float32 with torch from the weights stored in the model file
+    (fp16 weights widened to float32, as the kernels do). :attr:`kernel` is
+    ``"torch"``.
+    """
+
+    def __init__(self, model: ModelFile, threads: int = 1):
+        import torch
+
+        if model.precision == "int8":
+            raise ModelFileError(
+                "int8 models cannot be scored by this build yet; export the model as fp32"
+            )
+        super().__init__(model, "torch", threads)
+        self._torch = torch
+        self._layers = [
+            (torch.from_numpy(w), torch.from_numpy(np.asarray(layer["bias"], np.float32)),
+             bool(layer["leaky_relu"]))
+            for w, layer in zip(model.dequantized_weights(), model.layers)
+        ]
+
+    @classmethod
+    def load(
+        cls,
+        path: str | os.PathLike | bytes | None = None,
+        *,
+        kernel: str | None = None,
+        threads: int = 1,
+    ) -> TorchScorer:
+        if kernel not in (None, "auto", "torch"):
+            raise ValueError(f"TorchScorer computes with torch; kernel {kernel!r} is not one")
+        if threads < 1:
+            raise ValueError(f"threads must be at least 1, got {threads}")
+        return cls(read_model(path), threads)
+
+    load.__doc__ = BaseScorer.load.__doc__
+
+    @classmethod
+    def from_module(
+        cls,
+        module,
+        normalization: Normalization,
+        threshold: float = 0.0,
+        *,
+        calibration: dict | None = None,
+        metadata: dict | None = None,
+    ) -> TorchScorer:
+        """Score with a :class:`ebgan_edge.training.discriminator.Discriminator`
+        directly, without writing a model file first."""
+        layers = module.export_layers()
+        for layer, leaky in zip(layers, (True, True, False, True, True, False)):
+            layer["leaky_relu"] = leaky
+        model = ModelFile("fp32", layers, normalization, float(threshold),
+                          calibration or {}, metadata or {})
+        return cls(model)
+
+    def _forward(self, batch: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        torch = self._torch
+        from .model_file import LEAKY_SLOPE
+
+        previous = torch.get_num_threads()
+        torch.set_num_threads(self._threads)
+        try:
+            with torch.inference_mode():
+                x = torch.from_numpy(batch)
+                y = x
+                for weight, bias, leaky in self._layers:
+                    y = torch.nn.functional.linear(y, weight, bias)
+                    if leaky:
+                        y = torch.nn.functional.leaky_relu(y, LEAKY_SLOPE)
+                scores = ((y - x) ** 2).mean(dim=1)
+                return scores.numpy().astype(np.float32), y.numpy().astype(np.float32)
+        finally:
+            torch.set_num_threads(previous)
+
+    def _score(self, batch: np.ndarray) -> np.ndarray:
+        return self._forward(batch)[0]
+
+    def _reconstruct(self, batch: np.ndarray) -> np.ndarray:
+        return self._forward(batch)[1]
