@@ -17,7 +17,7 @@ namespace py = pybind11;
 
 namespace {
 
-using FloatArray = py::array_t<float, py::array::c_style>;
+using FloatArray = py::array_t<float, py::array::c_style | py::array::forcecast>;
 
 // Raised for a damaged or unusable model file; a ValueError, so callers that
 // treat bad input generically still catch it.
@@ -111,9 +111,18 @@ py::dict ModelToDict(const ebgan::ModelData& m) {
 // array passes through without a copy.
 FloatArray AsBatch(const py::object& batch) {
   py::object numpy = py::module_::import("numpy");
-  py::array array = py::isinstance<py::array>(batch)
-                        ? py::reinterpret_borrow<py::array>(batch)
-                        : py::array(numpy.attr("asarray")(batch));
+  py::array array;
+  if (py::isinstance<py::array>(batch)) {
+    array = py::reinterpret_borrow<py::array>(batch);
+  } else {
+    try {
+      array = numpy.attr("asarray")(batch);
+    } catch (py::error_already_set& e) {
+      if (!e.matches(PyExc_ValueError) && !e.matches(PyExc_TypeError)) throw;
+      throw py::value_error("batch is not a rectangular array of numbers (" +
+                            std::string(py::str(e.value())) + ")");
+    }
+  }
   const char kind = array.dtype().kind();
   if (kind != 'f' && kind != 'i' && kind != 'u' && kind != 'b') {
     throw py::type_error("batch has dtype " + std::string(py::str(array.dtype())) +
@@ -134,7 +143,10 @@ FloatArray AsBatch(const py::object& batch) {
     throw py::value_error(m.str());
   }
   FloatArray out = FloatArray::ensure(array);
-  if (!out) throw py::error_already_set();
+  if (!out) {
+    if (PyErr_Occurred()) throw py::error_already_set();
+    throw py::type_error("batch cannot be converted to float32");
+  }
 
   size_t row, column;
   bool bad;

@@ -42,7 +42,9 @@ def _score_command(args) -> int:
             try:
                 records = parse_records(batch, source)
             except RecordError as e:
-                raise RecordError(source, lines[e.line - 1], e.field, str(e).split(": ", 1)[1])
+                raise RecordError(
+                    source, lines[e.line - 1], e.field, str(e).split(": ", 1)[1]
+                ) from None
             scores = scorer.score(encode(records, scorer.normalization))
             for line, score in zip(lines, scores):
                 if args.format == "scores":

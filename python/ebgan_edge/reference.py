@@ -83,7 +83,8 @@ class TorchScorer(BaseScorer):
         torch.set_num_threads(self._threads)
         try:
             with torch.inference_mode():
-                x = torch.from_numpy(batch)
+                # torch wants a writable buffer; a read-only batch is copied.
+                x = torch.from_numpy(batch if batch.flags.writeable else batch.copy())
                 y = x
                 for weight, bias, leaky in self._layers:
                     y = torch.nn.functional.linear(y, weight, bias)

@@ -1,0 +1,78 @@
+"""The ebgan-edge command line: score and info."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+from helpers import generate_rows
+
+from ebgan_edge import Scorer
+from ebgan_edge.cli import main
+
+
+def write_csv(path, rows):
+    path.write_text("\n".join(",".join(r) for r in rows) + "\n")
+    return path
+
+
+def test_score_writes_one_json_line_per_record(tmp_path, model_path, capsys):
+    rows = generate_rows(30, seed=21)
+    assert main(["score", "--model", str(model_path), "--input",
+                 str(write_csv(tmp_path / "r.csv", rows))]) == 0
+    lines = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
+    expected = Scorer.load(model_path).score_records(rows)
+    assert [d["line"] for d in lines] == list(range(1, 31))
+    np.testing.assert_allclose([d["score"] for d in lines], expected, rtol=1e-7)
+    assert [d["attack"] for d in lines] == list(expected > np.float32(0.05))
+    assert {d["model"] for d in lines} == {"test-1"}
+
+
+def test_score_streams_in_micro_batches_and_plain_scores(tmp_path, model_path, capsys,
+                                                         monkeypatch):
+    monkeypatch.setattr("ebgan_edge.cli._BATCH_ROWS", 7)
+    rows = generate_rows(23, seed=22, labels=False)
+    main(["score", "--model", str(model_path), "--format", "scores", "--input",
+          str(write_csv(tmp_path / "r.csv", rows))])
+    scores = np.array(capsys.readouterr().out.split(), dtype=np.float32)
+    np.testing.assert_allclose(scores, Scorer.load(model_path).score_records(rows),
+                               rtol=1e-7)
+
+
+def test_a_bad_record_is_named_by_its_file_line(tmp_path, model_path, capsys,
+                                                 monkeypatch):
+    monkeypatch.setattr("ebgan_edge.cli._BATCH_ROWS", 4)
+    rows = generate_rows(10, seed=23)
+    rows[8][4] = "-1"
+    path = write_csv(tmp_path / "r.csv", rows)
+    assert main(["score", "--model", str(model_path), "--input", str(path)]) == 2
+    err = capsys.readouterr().err
+    assert f"{path}, line 9, field 'src_bytes': negative value '-1'" in err
+
+
+def test_score_reads_standard_input(model_path):
+    rows = generate_rows(5, seed=24)
+    out = subprocess.run(
+        [sys.executable, "-m", "ebgan_edge.cli", "score", "--model", str(model_path),
+         "--input", "-", "--format", "scores"],
+        input="\n".join(",".join(r) for r in rows), capture_output=True, text=True,
+        check=True)
+    assert len(out.stdout.split()) == 5
+
+
+def test_a_damaged_model_is_a_clear_error(tmp_path, capsys):
+    path = tmp_path / "bad.ebgan"
+    path.write_bytes(b"not a model at all, just some bytes padding it out")
+    assert main(["info", "--model", str(path)]) == 2
+    assert "not an ebgan-edge model file" in capsys.readouterr().err
+
+
+def test_info_describes_the_model(model_path, capsys):
+    assert main(["info", "--model", str(model_path)]) == 0
+    info = json.loads(capsys.readouterr().out)
+    assert info["precision"] == "fp32" and info["threshold"] == pytest.approx(0.05)
+    assert info["kernel"] in info["available_kernels"]
+    assert info["metadata"]["model_id"] == "test-1"
