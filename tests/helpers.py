@@ -14,15 +14,30 @@ from ebgan_edge.features import Normalization
 
 DATA_FILE = (
     Path(__file__).resolve().parents[1].parent
-    / "shared" / "datasets" / "nsl-kdd" / "KDDTrain+_20Percent.txt"
+    / "shared"
+    / "datasets"
+    / "nsl-kdd"
+    / "KDDTrain+_20Percent.txt"
 )
 
 # Plausible upper ends of the numeric raw fields, by name, for generation.
 _COUNT_LIMITS = {
-    "duration": 5000, "src_bytes": 100_000, "dst_bytes": 100_000, "wrong_fragment": 3,
-    "hot": 30, "num_failed_logins": 5, "num_compromised": 20, "su_attempted": 2,
-    "num_root": 20, "num_file_creations": 10, "num_shells": 2, "num_access_files": 5,
-    "count": 511, "srv_count": 511, "dst_host_count": 255, "dst_host_srv_count": 255,
+    "duration": 5000,
+    "src_bytes": 100_000,
+    "dst_bytes": 100_000,
+    "wrong_fragment": 3,
+    "hot": 30,
+    "num_failed_logins": 5,
+    "num_compromised": 20,
+    "su_attempted": 2,
+    "num_root": 20,
+    "num_file_creations": 10,
+    "num_shells": 2,
+    "num_access_files": 5,
+    "count": 511,
+    "srv_count": 511,
+    "dst_host_count": 255,
+    "dst_host_srv_count": 255,
 }
 
 
@@ -79,5 +94,3 @@ def model_file_bytes(seed: int = 0, threshold: float = 0.05, **kwargs) -> bytes:
         metadata={"model_id": f"test-{seed}"},
         **kwargs,
     )
-
-

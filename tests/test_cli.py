@@ -8,10 +8,9 @@ import sys
 
 import numpy as np
 import pytest
-from helpers import generate_rows
-
 from ebgan_edge import Scorer
 from ebgan_edge.cli import main
+from helpers import generate_rows
 
 
 def write_csv(path, rows):
@@ -21,8 +20,18 @@ def write_csv(path, rows):
 
 def test_score_writes_one_json_line_per_record(tmp_path, model_path, capsys):
     rows = generate_rows(30, seed=21)
-    assert main(["score", "--model", str(model_path), "--input",
-                 str(write_csv(tmp_path / "r.csv", rows))]) == 0
+    assert (
+        main(
+            [
+                "score",
+                "--model",
+                str(model_path),
+                "--input",
+                str(write_csv(tmp_path / "r.csv", rows)),
+            ]
+        )
+        == 0
+    )
     lines = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
     expected = Scorer.load(model_path).score_records(rows)
     assert [d["line"] for d in lines] == list(range(1, 31))
@@ -31,19 +40,31 @@ def test_score_writes_one_json_line_per_record(tmp_path, model_path, capsys):
     assert {d["model"] for d in lines} == {"test-1"}
 
 
-def test_score_streams_in_micro_batches_and_plain_scores(tmp_path, model_path, capsys,
-                                                         monkeypatch):
+def test_score_streams_in_micro_batches_and_plain_scores(
+    tmp_path, model_path, capsys, monkeypatch
+):
     monkeypatch.setattr("ebgan_edge.cli._BATCH_ROWS", 7)
     rows = generate_rows(23, seed=22, labels=False)
-    main(["score", "--model", str(model_path), "--format", "scores", "--input",
-          str(write_csv(tmp_path / "r.csv", rows))])
+    main(
+        [
+            "score",
+            "--model",
+            str(model_path),
+            "--format",
+            "scores",
+            "--input",
+            str(write_csv(tmp_path / "r.csv", rows)),
+        ]
+    )
     scores = np.array(capsys.readouterr().out.split(), dtype=np.float32)
-    np.testing.assert_allclose(scores, Scorer.load(model_path).score_records(rows),
-                               rtol=1e-7)
+    np.testing.assert_allclose(
+        scores, Scorer.load(model_path).score_records(rows), rtol=1e-7
+    )
 
 
-def test_a_bad_record_is_named_by_its_file_line(tmp_path, model_path, capsys,
-                                                 monkeypatch):
+def test_a_bad_record_is_named_by_its_file_line(
+    tmp_path, model_path, capsys, monkeypatch
+):
     monkeypatch.setattr("ebgan_edge.cli._BATCH_ROWS", 4)
     rows = generate_rows(10, seed=23)
     rows[8][4] = "-1"
@@ -56,10 +77,23 @@ def test_a_bad_record_is_named_by_its_file_line(tmp_path, model_path, capsys,
 def test_score_reads_standard_input(model_path):
     rows = generate_rows(5, seed=24)
     out = subprocess.run(
-        [sys.executable, "-m", "ebgan_edge.cli", "score", "--model", str(model_path),
-         "--input", "-", "--format", "scores"],
-        input="\n".join(",".join(r) for r in rows), capture_output=True, text=True,
-        check=True)
+        [
+            sys.executable,
+            "-m",
+            "ebgan_edge.cli",
+            "score",
+            "--model",
+            str(model_path),
+            "--input",
+            "-",
+            "--format",
+            "scores",
+        ],
+        input="\n".join(",".join(r) for r in rows),
+        capture_output=True,
+        text=True,
+        check=True,
+    )
     assert len(out.stdout.split()) == 5
 
 

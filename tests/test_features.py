@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-
 from ebgan_edge import features
 from ebgan_edge.features import (
     FEATURE_NAMES,
@@ -15,25 +14,41 @@ from ebgan_edge.features import (
     parse_records,
     read_records,
 )
-
 from helpers import generate_rows
 
 
 def test_feature_order_is_numeric_then_one_hot_blocks():
     assert len(FEATURE_NAMES) == 121 == features.N_FEATURES
     assert len(set(FEATURE_NAMES)) == 121
-    assert FEATURE_NAMES[0] == "duration" and FEATURE_NAMES[36] == "dst_host_srv_rerror_rate"
+    assert (
+        FEATURE_NAMES[0] == "duration"
+        and FEATURE_NAMES[36] == "dst_host_srv_rerror_rate"
+    )
     assert "num_outbound_cmds" not in FEATURE_NAMES
-    assert FEATURE_NAMES[37:40] == ("protocol_type=icmp", "protocol_type=tcp", "protocol_type=udp")
+    assert FEATURE_NAMES[37:40] == (
+        "protocol_type=icmp",
+        "protocol_type=tcp",
+        "protocol_type=udp",
+    )
     assert FEATURE_NAMES[40] == "service=aol" and FEATURE_NAMES[109] == "service=Z39_50"
     assert FEATURE_NAMES[110] == "flag=OTH" and FEATURE_NAMES[120] == "flag=SH"
-    assert (len(features.PROTOCOL_TYPES), len(features.SERVICES), len(features.FLAGS)) == (
-        3, 70, 11)
+    assert (
+        len(features.PROTOCOL_TYPES),
+        len(features.SERVICES),
+        len(features.FLAGS),
+    ) == (3, 70, 11)
 
 
 def test_every_nsl_kdd_label_has_a_family():
     test_only_dos = ["apache2", "mailbomb", "processtable", "udpstorm"]
-    for label in test_only_dos + ["neptune", "smurf", "back", "teardrop", "pod", "land"]:
+    for label in test_only_dos + [
+        "neptune",
+        "smurf",
+        "back",
+        "teardrop",
+        "pod",
+        "land",
+    ]:
         assert label_family(label) == "DoS"
     assert label_family("mscan") == "Probe" and label_family("satan") == "Probe"
     assert label_family("snmpguess") == "R2L" and label_family("warezclient") == "R2L"
@@ -123,7 +138,11 @@ def test_malformed_rows_name_source_line_and_field(change, field, message):
     rows[1] = change(rows[1])
     with pytest.raises(RecordError, match=message) as info:
         parse_records(rows, source="capture.csv")
-    assert (info.value.source, info.value.line, info.value.field) == ("capture.csv", 2, field)
+    assert (info.value.source, info.value.line, info.value.field) == (
+        "capture.csv",
+        2,
+        field,
+    )
     assert str(info.value).startswith("capture.csv, line 2")
 
 
@@ -155,11 +174,14 @@ def test_records_without_labels_have_no_families():
 
 def test_numbers_are_accepted_as_well_as_strings():
     as_text = generate_rows(5, seed=8, labels=False)
-    as_numbers = [[float(v) if i not in (1, 2, 3) else v for i, v in enumerate(r)]
-                  for r in as_text]
+    as_numbers = [
+        [float(v) if i not in (1, 2, 3) else v for i, v in enumerate(r)]
+        for r in as_text
+    ]
     normalization = Normalization.fit(parse_records(as_text))
-    np.testing.assert_array_equal(encode(as_text, normalization),
-                                  encode(as_numbers, normalization))
+    np.testing.assert_array_equal(
+        encode(as_text, normalization), encode(as_numbers, normalization)
+    )
 
 
 @pytest.mark.parametrize("bad", [np.full(36, 1.0), np.array([np.nan] * 37)])
@@ -169,5 +191,7 @@ def test_normalization_validates_its_statistics(bad):
 
 
 def test_normalization_refuses_minimum_above_maximum():
-    with pytest.raises(ValueError, match="minimum is above maximum for feature 'duration'"):
+    with pytest.raises(
+        ValueError, match="minimum is above maximum for feature 'duration'"
+    ):
         Normalization(np.r_[2.0, np.zeros(36)], np.ones(37))

@@ -7,11 +7,10 @@ import zlib
 
 import numpy as np
 import pytest
-from helpers import generate_rows, model_file_bytes, random_layers
-
 from ebgan_edge import ModelFileError, Scorer, read_model
 from ebgan_edge.features import Normalization, parse_records
 from ebgan_edge.training.model_writer import model_bytes
+from helpers import generate_rows, model_file_bytes, random_layers
 
 
 def sections(data: bytes) -> dict[bytes, tuple[int, int]]:
@@ -58,19 +57,23 @@ def test_round_trip_keeps_every_array(good):
 def test_fp16_and_int8_layouts_round_trip():
     half = read_model(model_file_bytes(layers=random_layers(3, np.float16)))
     assert half.precision == "fp16" and half.layers[0]["weight"].dtype == np.float16
-    np.testing.assert_array_equal(half.layers[0]["weight"],
-                                  random_layers(3, np.float16)[0]["weight"])
+    np.testing.assert_array_equal(
+        half.layers[0]["weight"], random_layers(3, np.float16)[0]["weight"]
+    )
 
     layers = random_layers(4)
     for layer in layers:
         scale = np.abs(layer["weight"]).max(axis=1) / 127
         layer["weight"] = np.round(layer["weight"] / scale[:, None]).astype(np.int8)
-        layer.update(weight_scale=scale.astype(np.float32), input_scale=0.0,
-                     input_zero_point=0)
+        layer.update(
+            weight_scale=scale.astype(np.float32), input_scale=0.0, input_zero_point=0
+        )
     quantized = read_model(model_file_bytes(layers=layers))
     assert quantized.precision == "int8"
     np.testing.assert_array_equal(quantized.layers[5]["weight"], layers[5]["weight"])
-    np.testing.assert_array_equal(quantized.layers[5]["weight_scale"], layers[5]["weight_scale"])
+    np.testing.assert_array_equal(
+        quantized.layers[5]["weight_scale"], layers[5]["weight_scale"]
+    )
 
 
 def test_module_to_file_to_torch_scorer_gives_the_module_scores(tmp_path):
@@ -116,37 +119,84 @@ def damaged_files(good: bytes):
     yield "padded", good + b"\0", "truncated or padded"
     yield "flipped byte", bytes(flipped), "checksum mismatch"
     yield "wrong magic", b"GGUF" + good[4:], "not an ebgan-edge model file"
-    yield "newer version", patched(good, 8, "<I", 2), (
-        "format version 2 is newer than the version this build reads \\(1\\)")
+    yield (
+        "newer version",
+        patched(good, 8, "<I", 2),
+        ("format version 2 is newer than the version this build reads \\(1\\)"),
+    )
     yield "absurd declared size", patched(good, 16, "<Q", 1 << 40), "above the limit"
     yield "zero sections", patched(good, 12, "<I", 0), "section count 0"
-    yield "absurd section count", patched(good, 12, "<I", 100000), "section count 100000"
-    yield "absurd section size", patched(good, 32 + 8, "<Q", 1 << 62), "outside the file body"
-    yield "section offset past end", patched(good, 32 + 8, "<Q", len(good) + 8), (
-        "outside the file body")
-    yield "section inside the header", patched(good, 32 + 8, "<Q", 0), "outside the file body"
+    yield (
+        "absurd section count",
+        patched(good, 12, "<I", 100000),
+        "section count 100000",
+    )
+    yield (
+        "absurd section size",
+        patched(good, 32 + 8, "<Q", 1 << 62),
+        "outside the file body",
+    )
+    yield (
+        "section offset past end",
+        patched(good, 32 + 8, "<Q", len(good) + 8),
+        ("outside the file body"),
+    )
+    yield (
+        "section inside the header",
+        patched(good, 32 + 8, "<Q", 0),
+        "outside the file body",
+    )
     yield "unknown section", patched(good, 32, "<4s", b"XXXX"), "unknown section 'XXXX'"
-    yield "duplicate section", patched(good, 32 + 24, "<4s", b"ARCH"), "ARCH appears twice"
-    yield "wrong layer size", patched(good, arch + 4 + 12 + 4, "<I", 500), (
-        "layer 1 is 512->500, expected 512->256")
+    yield (
+        "duplicate section",
+        patched(good, 32 + 24, "<4s", b"ARCH"),
+        "ARCH appears twice",
+    )
+    yield (
+        "wrong layer size",
+        patched(good, arch + 4 + 12 + 4, "<I", 500),
+        ("layer 1 is 512->500, expected 512->256"),
+    )
     yield "more layers", patched(good, arch, "<I", 7), "has 7 layers"
     yield "other activation", patched(good, arch + 4 + 8, "<I", 0), "activation code 0"
     yield "other slope", patched(good, arch + 4 + 72, "<f", 0.01), "LeakyReLU slope"
     yield "unknown precision", patched(good, layr, "<I", 7), "precision code 7"
-    yield "non-finite weight", patched(good, layr + 4, "<f", float("inf")), (
-        "layer 0 has a non-finite weight")
-    yield "short weights", patched(good, 32 + 24 + 16, "<Q", s[b"LAYR"][1] - 4), (
-        "LAYR section ends early")
+    yield (
+        "non-finite weight",
+        patched(good, layr + 4, "<f", float("inf")),
+        ("layer 0 has a non-finite weight"),
+    )
+    yield (
+        "short weights",
+        patched(good, 32 + 24 + 16, "<Q", s[b"LAYR"][1] - 4),
+        ("LAYR section ends early"),
+    )
     yield "newer encoding", patched(good, norm, "<I", 9), "feature encoding version 9"
-    yield "minimum above maximum", patched(good, norm + 8, "<f", 1e30), (
-        "minimum above maximum")
-    yield "other vocabulary", patched(good, norm + 8 + 8 * 37 + 4, "<8s", b"DURATION"), (
-        "different feature vocabulary")
-    yield "absurd names length", patched(good, norm + 8 + 8 * 37, "<I", 0xFFFFFFFF), (
-        "NORM section ends early")
-    yield "nan threshold", patched(good, thrs, "<f", float("nan")), "threshold is not finite"
-    yield "absurd calibration length", patched(good, thrs + 4, "<I", 0xFFFFFFF0), (
-        "THRS section ends early")
+    yield (
+        "minimum above maximum",
+        patched(good, norm + 8, "<f", 1e30),
+        ("minimum above maximum"),
+    )
+    yield (
+        "other vocabulary",
+        patched(good, norm + 8 + 8 * 37 + 4, "<8s", b"DURATION"),
+        ("different feature vocabulary"),
+    )
+    yield (
+        "absurd names length",
+        patched(good, norm + 8 + 8 * 37, "<I", 0xFFFFFFFF),
+        ("NORM section ends early"),
+    )
+    yield (
+        "nan threshold",
+        patched(good, thrs, "<f", float("nan")),
+        "threshold is not finite",
+    )
+    yield (
+        "absurd calibration length",
+        patched(good, thrs + 4, "<I", 0xFFFFFFF0),
+        ("THRS section ends early"),
+    )
 
 
 _GOOD = model_file_bytes(seed=2)
@@ -177,7 +227,7 @@ def test_metadata_that_is_not_json_is_refused():
     data = model_bytes(random_layers(), Normalization(np.zeros(37), np.ones(37)), 0.1)
     offset, size = sections(data)[b"META"]
     broken = bytearray(data)
-    broken[offset:offset + size] = b"{" + b" " * (size - 1)
+    broken[offset : offset + size] = b"{" + b" " * (size - 1)
     with pytest.raises(ModelFileError, match="metadata is not valid JSON"):
         read_model(with_valid_checksum(broken))
 

@@ -9,20 +9,21 @@ import subprocess
 import sys
 import threading
 
+import ebgan_edge
 import numpy as np
 import pytest
-from helpers import generate_rows
-
-import ebgan_edge
 from ebgan_edge import Scorer, available_kernels, encode, parse_records
 from ebgan_edge._api import BaseScorer
+from helpers import generate_rows
 
 BACKENDS = [f"Scorer:{k}" for k in available_kernels()] + ["TorchScorer"]
 
 
 def load(backend: str, path, threads: int = 1):
     if backend == "TorchScorer":
-        reference = pytest.importorskip("ebgan_edge.reference", reason="torch is not installed")
+        reference = pytest.importorskip(
+            "ebgan_edge.reference", reason="torch is not installed"
+        )
         return reference.TorchScorer.load(path, threads=threads)
     return Scorer.load(path, kernel=backend.split(":")[1], threads=threads)
 
@@ -58,14 +59,17 @@ def test_reconstruction_gives_the_score(scorer):
     x = batch(20)
     reconstruction = scorer.reconstruct(x)
     assert reconstruction.shape == (20, 121) and reconstruction.dtype == np.float32
-    np.testing.assert_allclose(((reconstruction - x) ** 2).mean(axis=1), scorer.score(x),
-                               rtol=1e-5)
+    np.testing.assert_allclose(
+        ((reconstruction - x) ** 2).mean(axis=1), scorer.score(x), rtol=1e-5
+    )
 
 
 def test_predict_is_score_above_threshold(scorer):
     x = batch(500)
     scores = scorer.score(x)
-    np.testing.assert_array_equal(scorer.predict(x), scores > np.float32(scorer.threshold))
+    np.testing.assert_array_equal(
+        scorer.predict(x), scores > np.float32(scorer.threshold)
+    )
     assert scorer.predict(x).dtype == bool
 
 
@@ -82,21 +86,31 @@ def test_inputs_of_other_types_are_converted(scorer):
     np.testing.assert_allclose(scorer.score(x.tolist()), expected, rtol=1e-6)
     wide = np.zeros((9, 242), np.float32)
     wide[:, ::2] = x
-    np.testing.assert_array_equal(scorer.score(wide[:, ::2]), expected)  # non-contiguous
+    np.testing.assert_array_equal(
+        scorer.score(wide[:, ::2]), expected
+    )  # non-contiguous
     fortran = np.asfortranarray(x)
     np.testing.assert_array_equal(scorer.score(fortran), expected)
     frozen = x.copy()
     frozen.flags.writeable = False
     np.testing.assert_array_equal(scorer.score(frozen), expected)
-    assert scorer.score((x > 0.5)).shape == (9,)  # booleans are numbers too
+    assert scorer.score(x > 0.5).shape == (9,)  # booleans are numbers too
 
 
 @pytest.mark.parametrize(
     ("bad", "error", "message"),
     [
-        (np.zeros((3, 120), np.float32), ValueError, r"shape \(n, 121\), got \(3, 120\)"),
+        (
+            np.zeros((3, 120), np.float32),
+            ValueError,
+            r"shape \(n, 121\), got \(3, 120\)",
+        ),
         (np.zeros((2, 3, 121), np.float32), ValueError, r"got \(2, 3, 121\)"),
-        (np.zeros(120, np.float32), ValueError, "single row must have 121 features, got 120"),
+        (
+            np.zeros(120, np.float32),
+            ValueError,
+            "single row must have 121 features, got 120",
+        ),
         (np.float32(1.0), ValueError, r"shape \(n, 121\), got \(\)"),
         (np.full((2, 121), "a"), TypeError, "dtype <U1"),
         (np.zeros((2, 121), np.complex64), TypeError, "dtype complex64"),
@@ -110,11 +124,15 @@ def test_bad_batches_are_refused_clearly(scorer, bad, error, message):
         scorer.predict(bad)
 
 
-@pytest.mark.parametrize("value,name", [(np.nan, "nan"), (np.inf, "inf"), (-np.inf, "-inf")])
+@pytest.mark.parametrize(
+    "value,name", [(np.nan, "nan"), (np.inf, "inf"), (-np.inf, "-inf")]
+)
 def test_non_finite_values_are_refused_with_their_position(scorer, value, name):
     x = batch(5)
     x[3, 17] = value
-    with pytest.raises(ValueError, match=rf"non-finite value \({name}\) at row 3, column 17"):
+    with pytest.raises(
+        ValueError, match=rf"non-finite value \({name}\) at row 3, column 17"
+    ):
         scorer.score(x)
 
 
@@ -128,40 +146,60 @@ def test_state_is_visible(scorer):
 
 
 def test_public_api_of_scorer_and_reference_is_identical():
-    reference = pytest.importorskip("ebgan_edge.reference", reason="torch is not installed")
+    reference = pytest.importorskip(
+        "ebgan_edge.reference", reason="torch is not installed"
+    )
 
     def api(cls):
         names = {n for n in dir(cls) if not n.startswith("_")} - {"from_module"}
+
         def shape(member):
             if not callable(member):
                 return "attribute"
             # Each class returns its own type from load(); compare the arguments.
-            return inspect.signature(member).replace(return_annotation=inspect.Signature.empty)
+            return inspect.signature(member).replace(
+                return_annotation=inspect.Signature.empty
+            )
 
         return {n: shape(getattr(cls, n)) for n in names}
 
     assert api(Scorer) == api(reference.TorchScorer) == api(BaseScorer)
-    assert {"load", "score", "reconstruct", "predict", "threshold", "score_records",
-            "kernel"} <= set(api(Scorer))
+    assert {
+        "load",
+        "score",
+        "reconstruct",
+        "predict",
+        "threshold",
+        "score_records",
+        "kernel",
+    } <= set(api(Scorer))
 
 
 @pytest.mark.parametrize("kernel", available_kernels())
 def test_kernels_agree_with_torch_reference(model_path, kernel):
-    reference = pytest.importorskip("ebgan_edge.reference", reason="torch is not installed")
+    reference = pytest.importorskip(
+        "ebgan_edge.reference", reason="torch is not installed"
+    )
     torch_scores = reference.TorchScorer.load(model_path)
     ours = Scorer.load(model_path, kernel=kernel)
     bound = ebgan_edge._core.schema()["fp32_relative_bound"]
     for x in (batch(2000, seed=5), batch(300, seed=6) * 3.0):
         a, b = ours.score(x), torch_scores.score(x)
         assert np.max(np.abs(a - b) / b) <= bound
-        np.testing.assert_allclose(ours.reconstruct(x), torch_scores.reconstruct(x),
-                                   rtol=bound, atol=bound * np.abs(x).max())
+        np.testing.assert_allclose(
+            ours.reconstruct(x),
+            torch_scores.reconstruct(x),
+            rtol=bound,
+            atol=bound * np.abs(x).max(),
+        )
 
 
 @pytest.mark.slow
 @pytest.mark.parametrize("kernel", available_kernels())
 def test_kernels_agree_with_torch_on_the_training_file(nsl_kdd_path, kernel):
-    reference = pytest.importorskip("ebgan_edge.reference", reason="torch is not installed")
+    reference = pytest.importorskip(
+        "ebgan_edge.reference", reason="torch is not installed"
+    )
     torch_scores = reference.TorchScorer.load()
     ours = Scorer.load(kernel=kernel)
     x = encode(ebgan_edge.read_records(nsl_kdd_path), ours.normalization)
@@ -187,8 +225,12 @@ def test_unknown_or_unusable_kernels_are_refused(model_path):
 def test_kernel_can_be_forced_by_environment(model_path):
     code = "import ebgan_edge, sys; print(ebgan_edge.Scorer.load(sys.argv[1]).kernel)"
     env_run = subprocess.run(
-        [sys.executable, "-c", code, str(model_path)], capture_output=True, text=True,
-        env={**__import__("os").environ, "EBGAN_EDGE_KERNEL": "scalar"}, check=True)
+        [sys.executable, "-c", code, str(model_path)],
+        capture_output=True,
+        text=True,
+        env={**__import__("os").environ, "EBGAN_EDGE_KERNEL": "scalar"},
+        check=True,
+    )
     assert env_run.stdout.strip() == "scalar"
 
 
@@ -222,9 +264,13 @@ def test_one_scorer_shared_by_many_threads(model_path):
 
 
 def test_import_does_not_import_torch():
-    code = "import sys, ebgan_edge; ebgan_edge.Scorer.load(); print('torch' in sys.modules)"
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
-                         check=True)
+    code = (
+        "import sys, ebgan_edge; ebgan_edge.Scorer.load(); "
+        "print('torch' in sys.modules)"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True
+    )
     assert out.stdout.strip() == "False"
 
 

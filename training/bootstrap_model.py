@@ -13,7 +13,6 @@ import sys
 
 import numpy as np
 import torch
-
 from ebgan_edge.features import Normalization, encode, read_records
 from ebgan_edge.training.discriminator import Discriminator
 from ebgan_edge.training.model_writer import write_model
@@ -41,7 +40,9 @@ def main(data_path: str, out_path: str) -> None:
 
     model.eval()
     with torch.no_grad():
-        held = model.energy(torch.from_numpy(encode(records.subset(held_out), normalization)))
+        held = model.energy(
+            torch.from_numpy(encode(records.subset(held_out), normalization))
+        )
     threshold = float(np.quantile(held.numpy(), QUANTILE))
     with open(data_path, "rb") as f:
         digest = hashlib.sha256(f.read()).hexdigest()
@@ -50,10 +51,18 @@ def main(data_path: str, out_path: str) -> None:
         model.export_layers(),
         normalization,
         threshold,
-        calibration={"method": "quantile of held-out normal scores", "quantile": QUANTILE,
-                     "rows": len(held_out)},
-        metadata={"placeholder": True, "trainer": "plain autoencoder", "epochs": EPOCHS,
-                  "seed": SEED, "data_sha256": digest},
+        calibration={
+            "method": "quantile of held-out normal scores",
+            "quantile": QUANTILE,
+            "rows": len(held_out),
+        },
+        metadata={
+            "placeholder": True,
+            "trainer": "plain autoencoder",
+            "epochs": EPOCHS,
+            "seed": SEED,
+            "data_sha256": digest,
+        },
     )
 
 

@@ -5,10 +5,9 @@ from __future__ import annotations
 
 import numpy as np
 import torch
+from ebgan_edge.model_file import LAYER_WIDTHS, LEAKY_SLOPE
 from torch import nn
 from torch.nn.utils.parametrizations import spectral_norm as _spectral_norm
-
-from ebgan_edge.model_file import LAYER_WIDTHS, LEAKY_SLOPE
 
 __all__ = ["Discriminator", "energy"]
 
@@ -45,7 +44,10 @@ class Discriminator(nn.Module):
             return nn.LeakyReLU(LEAKY_SLOPE)
 
         self.encoder = nn.Sequential(
-            dense(0, spectral_norm), act(), dense(1, spectral_norm), act(),
+            dense(0, spectral_norm),
+            act(),
+            dense(1, spectral_norm),
+            act(),
             dense(2, spectral_norm),
         )
         self.decoder = nn.Sequential(

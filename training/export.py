@@ -28,11 +28,17 @@ def code_version() -> dict:
     try:
         commit = subprocess.run(
             ["git", "-C", str(here), "rev-parse", "HEAD"],
-            capture_output=True, text=True, timeout=10, check=True,
+            capture_output=True,
+            text=True,
+            timeout=10,
+            check=True,
         ).stdout.strip()
         dirty = subprocess.run(
             ["git", "-C", str(here), "status", "--porcelain", "--untracked-files=no"],
-            capture_output=True, text=True, timeout=10, check=True,
+            capture_output=True,
+            text=True,
+            timeout=10,
+            check=True,
         ).stdout.strip()
     except (OSError, subprocess.SubprocessError):
         return version
@@ -122,8 +128,11 @@ def _summary(validation: dict) -> dict:
     """The validation figures worth carrying inside a model file."""
     out = {}
     for name, result in validation.items():
-        entry = {"rows": result["rows"], "attack": result["attack"],
-                 "roc_auc": result["roc_auc"]}
+        entry = {
+            "rows": result["rows"],
+            "attack": result["attack"],
+            "roc_auc": result["roc_auc"],
+        }
         for protocol in ("top_fraction", "threshold"):
             if protocol in result:
                 entry[protocol] = {

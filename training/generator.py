@@ -69,7 +69,9 @@ class Generator(nn.Module):
         layers += [nn.Linear(width, len(NON_FUNCTIONAL_INDEX)), nn.Sigmoid()]
         self.net = nn.Sequential(*layers)
         self.register_buffer(
-            "index", torch.tensor(NON_FUNCTIONAL_INDEX, dtype=torch.long), persistent=False
+            "index",
+            torch.tensor(NON_FUNCTIONAL_INDEX, dtype=torch.long),
+            persistent=False,
         )
 
     def forward(self, attack: torch.Tensor, noise: torch.Tensor) -> torch.Tensor:
@@ -85,7 +87,9 @@ class Generator(nn.Module):
         -------
         Tensor of shape (n, 121)
         """
-        inputs = torch.cat([noise, attack], dim=1) if self.condition_on_attack else noise
+        inputs = (
+            torch.cat([noise, attack], dim=1) if self.condition_on_attack else noise
+        )
         rewritten = self.net(inputs)
         # index_copy keeps the graph through ``rewritten`` while the kept
         # (functional) columns carry no gradient back to the attack rows.

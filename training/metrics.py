@@ -48,7 +48,7 @@ def top_fraction_flags(scores: np.ndarray, fraction: float) -> np.ndarray:
     if not 0.0 <= fraction <= 1.0:
         raise ValueError(f"fraction must be within [0, 1], got {fraction}")
     scores = np.asarray(scores)
-    k = int(round(fraction * len(scores)))
+    k = round(fraction * len(scores))
     order = np.argsort(-scores.astype(np.float64), kind="stable")
     flags = np.zeros(len(scores), dtype=bool)
     flags[order[:k]] = True

@@ -11,10 +11,9 @@ import json
 import os
 import struct
 import zlib
-from typing import Sequence
+from collections.abc import Sequence
 
 import numpy as np
-
 from ebgan_edge.features import FEATURE_NAMES, Normalization
 from ebgan_edge.model_file import FORMAT_VERSION, LAYER_WIDTHS, LEAKY_SLOPE, MAGIC
 
@@ -31,9 +30,15 @@ _ENTRY = struct.Struct("<4sIQQ")
 def _precision_of(layers: Sequence[dict]) -> str:
     dtypes = {np.asarray(layer["weight"]).dtype for layer in layers}
     if len(dtypes) != 1:
-        raise ValueError(f"all layers must share one weight dtype, got {sorted(map(str, dtypes))}")
+        raise ValueError(
+            f"all layers must share one weight dtype, got {sorted(map(str, dtypes))}"
+        )
     dtype = dtypes.pop()
-    for name, numpy_dtype in (("fp32", np.float32), ("fp16", np.float16), ("int8", np.int8)):
+    for name, numpy_dtype in (
+        ("fp32", np.float32),
+        ("fp16", np.float16),
+        ("int8", np.int8),
+    ):
         if dtype == numpy_dtype:
             return name
     raise ValueError(f"weights must be float32, float16 or int8, got {dtype}")
@@ -43,12 +48,18 @@ def _layer_bytes(layer: dict, index: int, precision: str) -> bytes:
     shape = (LAYER_WIDTHS[index + 1], LAYER_WIDTHS[index])
     weight = np.asarray(layer["weight"])
     if weight.shape != shape:
-        raise ValueError(f"layer {index} weight has shape {weight.shape}, expected {shape}")
+        raise ValueError(
+            f"layer {index} weight has shape {weight.shape}, expected {shape}"
+        )
     bias = np.asarray(layer["bias"], dtype=np.float32)
     if bias.shape != shape[:1]:
-        raise ValueError(f"layer {index} bias has shape {bias.shape}, expected {shape[:1]}")
+        raise ValueError(
+            f"layer {index} bias has shape {bias.shape}, expected {shape[:1]}"
+        )
     if precision == "int8" and weight.min(initial=0) < -127:
-        raise ValueError(f"layer {index} has int8 weight -128; clamp weights to [-127, 127]")
+        raise ValueError(
+            f"layer {index} has int8 weight -128; clamp weights to [-127, 127]"
+        )
     parts = [weight.astype(weight.dtype.newbyteorder("<")).tobytes()]
     if precision == "int8":
         scale = np.asarray(layer["weight_scale"], dtype="<f4")
@@ -58,8 +69,11 @@ def _layer_bytes(layer: dict, index: int, precision: str) -> bytes:
     parts.append(bias.astype("<f4").tobytes())
     if precision == "int8":
         parts.append(
-            struct.pack("<fi", float(layer.get("input_scale", 0.0)),
-                        int(layer.get("input_zero_point", 0)))
+            struct.pack(
+                "<fi",
+                float(layer.get("input_scale", 0.0)),
+                int(layer.get("input_zero_point", 0)),
+            )
         )
     return b"".join(parts)
 
@@ -97,7 +111,9 @@ def model_bytes(
 
     architecture = struct.pack("<I", len(layers))
     for i, leaky in enumerate(_LEAKY):
-        architecture += struct.pack("<III", LAYER_WIDTHS[i], LAYER_WIDTHS[i + 1], int(leaky))
+        architecture += struct.pack(
+            "<III", LAYER_WIDTHS[i], LAYER_WIDTHS[i + 1], int(leaky)
+        )
     architecture += struct.pack("<fI", LEAKY_SLOPE, 0)
 
     weights = struct.pack("<I", _PRECISION_CODES[precision]) + b"".join(
@@ -112,7 +128,9 @@ def model_bytes(
         + names
     )
     calibration_json = json.dumps(calibration or {}, sort_keys=True).encode("utf-8")
-    thresholds = struct.pack("<fI", float(threshold), len(calibration_json)) + calibration_json
+    thresholds = (
+        struct.pack("<fI", float(threshold), len(calibration_json)) + calibration_json
+    )
     meta = json.dumps(metadata or {}, sort_keys=True).encode("utf-8")
 
     sections = [

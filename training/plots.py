@@ -82,7 +82,9 @@ def plot_scores(
     title : str
     """
     plt = _pyplot()
-    fig, axes = plt.subplots(1, len(sets), figsize=(5.5 * len(sets), 4.2), squeeze=False)
+    fig, axes = plt.subplots(
+        1, len(sets), figsize=(5.5 * len(sets), 4.2), squeeze=False
+    )
     everything = np.concatenate([np.concatenate(pair) for pair in sets.values()])
     # Energies span several decades; log-spaced bins show both classes.
     low = max(float(everything[everything > 0].min(initial=1e-8)), 1e-8)

@@ -149,13 +149,13 @@ def make_splits(
     families = records.families
 
     normal = rng.permutation(np.flatnonzero(families == "normal"))
-    n_fit = int(round(fractions.normal_fit * len(normal)))
-    n_cal = int(round(fractions.normal_calibration * len(normal)))
+    n_fit = round(fractions.normal_fit * len(normal))
+    n_cal = round(fractions.normal_calibration * len(normal))
 
     in_family = attack_mask(records, attack)
     fitting_type = in_family & np.isin(records.labels, FITTING_TYPES[attack])
     seen = rng.permutation(np.flatnonzero(fitting_type))
-    n_attack_fit = int(round(fractions.attack_fit * len(seen)))
+    n_attack_fit = round(fractions.attack_fit * len(seen))
 
     return Splits(
         normal_fit=np.sort(normal[:n_fit]),

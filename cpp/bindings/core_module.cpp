@@ -157,7 +157,10 @@ FloatArray AsBatch(const py::object& batch) {
   if (bad) {
     const float v = out.data()[row * ebgan::kFeatureCount + column];
     std::ostringstream m;
-    m << "batch has a non-finite value (" << (std::isnan(v) ? "nan" : v > 0 ? "inf" : "-inf")
+    m << "batch has a non-finite value ("
+      << (std::isnan(v) ? "nan"
+          : v > 0       ? "inf"
+                        : "-inf")
       << ") at row " << row << ", column " << column;
     throw py::value_error(m.str());
   }
@@ -166,9 +169,9 @@ FloatArray AsBatch(const py::object& batch) {
 
 class PyEngine {
  public:
-  PyEngine(const py::object& source, const std::string& kernel, int threads)
-      : threads_(threads) {
-    if (threads < 1) throw py::value_error("threads must be at least 1, got " + std::to_string(threads));
+  PyEngine(const py::object& source, const std::string& kernel, int threads) : threads_(threads) {
+    if (threads < 1)
+      throw py::value_error("threads must be at least 1, got " + std::to_string(threads));
     ebgan::ModelData model = ReadAny(source);
     ebgan::Status s = ebgan::Engine::Create(model, kernel == "auto" ? "" : kernel, &engine_);
     if (!s.ok()) Raise(s);
@@ -218,14 +221,15 @@ py::dict Schema() {
   py::dict d;
   d["encoding_version"] = ebgan::kEncodingVersion;
   d["raw_field_names"] = names(ebgan::kRawFieldNames);
-  d["numeric_feature_fields"] = py::cast(std::vector<int>(
-      std::begin(ebgan::kNumericFeatureFields), std::end(ebgan::kNumericFeatureFields)));
+  d["numeric_feature_fields"] = py::cast(std::vector<int>(std::begin(ebgan::kNumericFeatureFields),
+                                                          std::end(ebgan::kNumericFeatureFields)));
   d["protocol_types"] = names(ebgan::kProtocolTypes);
   d["services"] = names(ebgan::kServices);
   d["flags"] = names(ebgan::kFlags);
   d["dropped_field"] = ebgan::kDroppedField;
   d["feature_names"] = ebgan::FeatureNamesJoined();
-  d["layer_widths"] = py::cast(std::vector<int>(ebgan::kLayerWidths.begin(), ebgan::kLayerWidths.end()));
+  d["layer_widths"] =
+      py::cast(std::vector<int>(ebgan::kLayerWidths.begin(), ebgan::kLayerWidths.end()));
   d["leaky_slope"] = ebgan::kLeakySlope;
   d["format_version"] = ebgan::kModelFormatVersion;
   d["magic"] = py::bytes(ebgan::kModelMagic, sizeof(ebgan::kModelMagic));
@@ -238,7 +242,8 @@ std::vector<std::string> KernelNames(bool usable_only) {
   std::vector<std::string> out;
   for (int i = 0; i < ebgan::kIsaCount; ++i) {
     const auto isa = ebgan::Isa(i);
-    if (usable_only ? ebgan::IsaUsable(isa) : ebgan::IsaBuilt(isa)) out.push_back(ebgan::IsaName(isa));
+    if (usable_only ? ebgan::IsaUsable(isa) : ebgan::IsaBuilt(isa))
+      out.push_back(ebgan::IsaName(isa));
   }
   return out;
 }
@@ -250,13 +255,14 @@ PYBIND11_MODULE(_core, m) {
 
   g_model_error = PyErr_NewExceptionWithDoc(
       "ebgan_edge._core.ModelFileError",
-      "A model file is damaged, not a model file, or not runnable by this build.",
-      PyExc_ValueError, nullptr);
+      "A model file is damaged, not a model file, or not runnable by this build.", PyExc_ValueError,
+      nullptr);
   m.add_object("ModelFileError", py::handle(g_model_error));
 
   m.def("schema", &Schema, "The NSL-KDD record schema and the model architecture constants.");
-  m.def("read_model", [](const py::object& source) { return ModelToDict(ReadAny(source)); },
-        py::arg("source"), "Reads and validates a model file (path or bytes) into a dict.");
+  m.def(
+      "read_model", [](const py::object& source) { return ModelToDict(ReadAny(source)); },
+      py::arg("source"), "Reads and validates a model file (path or bytes) into a dict.");
   m.def("as_batch", &AsBatch, py::arg("batch"),
         "Validates a batch and returns it as a C-contiguous (n, 121) float32 array.");
   m.def("crc32", [](const py::bytes& data) {

@@ -1,10 +1,9 @@
 // The C API over ebgan::Engine. No exception crosses this boundary.
-#include "ebgan/ebgan.h"
-
 #include <cstring>
 #include <new>
 #include <string>
 
+#include "ebgan/ebgan.h"
 #include "ebgan/engine.h"
 
 struct ebgan_model {
@@ -26,7 +25,8 @@ int Report(const ebgan::Status& s, char* error, size_t error_size) {
 int Finish(const ebgan::ModelData& data, const char* kernel, ebgan_model** out, char* error,
            size_t error_size) {
   auto* model = new (std::nothrow) ebgan_model();
-  if (!model) return Report({ebgan::StatusCode::kInvalidArgument, "out of memory"}, error, error_size);
+  if (!model)
+    return Report({ebgan::StatusCode::kInvalidArgument, "out of memory"}, error, error_size);
   ebgan::Status s = ebgan::Engine::Create(data, kernel ? kernel : "", &model->engine);
   if (!s.ok()) {
     delete model;
@@ -79,9 +79,9 @@ int ebgan_score(const ebgan_model* model, const float* input, size_t rows, float
                   error, error_size);
   size_t row, column;
   if (ebgan::FindNonFinite(input, rows, &row, &column)) {
-    return Report({ebgan::StatusCode::kInvalidArgument,
-                   "input has a non-finite value at row " + std::to_string(row) + ", column " +
-                       std::to_string(column)},
+    return Report({ebgan::StatusCode::kInvalidArgument, "input has a non-finite value at row " +
+                                                            std::to_string(row) + ", column " +
+                                                            std::to_string(column)},
                   error, error_size);
   }
   model->engine->Score(input, rows, scores, nullptr);
@@ -96,6 +96,8 @@ const char* ebgan_kernel(const ebgan_model* model) {
   return model ? ebgan::IsaName(model->engine->isa()) : "";
 }
 
-void ebgan_free(ebgan_model* model) { delete model; }
+void ebgan_free(ebgan_model* model) {
+  delete model;
+}
 
 }  // extern "C"

@@ -54,17 +54,26 @@ X86Features DetectX86() {
 
 bool CpuHas(Isa isa) {
   switch (isa) {
-    case Isa::kScalar: return true;
+    case Isa::kScalar:
+      return true;
 #if defined(EBGAN_X86)
-    case Isa::kAvx2Fma: { static const X86Features f = DetectX86(); return f.avx2_fma; }
-    case Isa::kAvx512: { static const X86Features f = DetectX86(); return f.avx512; }
+    case Isa::kAvx2Fma: {
+      static const X86Features f = DetectX86();
+      return f.avx2_fma;
+    }
+    case Isa::kAvx512: {
+      static const X86Features f = DetectX86();
+      return f.avx512;
+    }
 #endif
 #if defined(EBGAN_AARCH64)
     // Advanced SIMD is part of the aarch64 baseline, but ask the kernel all
     // the same: the answer is what the OS guarantees.
-    case Isa::kNeon: return getauxval(AT_HWCAP) & HWCAP_ASIMD;
+    case Isa::kNeon:
+      return getauxval(AT_HWCAP) & HWCAP_ASIMD;
 #endif
-    default: return false;
+    default:
+      return false;
   }
 }
 
@@ -72,31 +81,42 @@ bool CpuHas(Isa isa) {
 
 const char* IsaName(Isa isa) {
   switch (isa) {
-    case Isa::kScalar: return "scalar";
-    case Isa::kAvx2Fma: return "avx2_fma";
-    case Isa::kAvx512: return "avx512";
-    case Isa::kNeon: return "neon";
+    case Isa::kScalar:
+      return "scalar";
+    case Isa::kAvx2Fma:
+      return "avx2_fma";
+    case Isa::kAvx512:
+      return "avx512";
+    case Isa::kNeon:
+      return "neon";
   }
   return "unknown";
 }
 
 bool IsaBuilt(Isa isa) {
   switch (isa) {
-    case Isa::kScalar: return true;
+    case Isa::kScalar:
+      return true;
 #if defined(EBGAN_BUILD_AVX2)
-    case Isa::kAvx2Fma: return true;
+    case Isa::kAvx2Fma:
+      return true;
 #endif
 #if defined(EBGAN_BUILD_AVX512)
-    case Isa::kAvx512: return true;
+    case Isa::kAvx512:
+      return true;
 #endif
 #if defined(EBGAN_BUILD_NEON)
-    case Isa::kNeon: return true;
+    case Isa::kNeon:
+      return true;
 #endif
-    default: return false;
+    default:
+      return false;
   }
 }
 
-bool IsaUsable(Isa isa) { return IsaBuilt(isa) && CpuHas(isa); }
+bool IsaUsable(Isa isa) {
+  return IsaBuilt(isa) && CpuHas(isa);
+}
 
 std::vector<Isa> UsableIsas() {
   std::vector<Isa> out;
@@ -120,10 +140,12 @@ Status ResolveIsa(const std::string& name, Isa* out) {
     const Isa isa = Isa(i);
     if (name != IsaName(isa)) continue;
     if (!IsaBuilt(isa))
-      return Status(StatusCode::kUnsupported, "kernel '" + name + "' is not built into this library");
-    if (!CpuHas(isa))
       return Status(StatusCode::kUnsupported,
-                    "kernel '" + name + "' needs instructions this CPU (or its OS) does not enable");
+                    "kernel '" + name + "' is not built into this library");
+    if (!CpuHas(isa))
+      return Status(
+          StatusCode::kUnsupported,
+          "kernel '" + name + "' needs instructions this CPU (or its OS) does not enable");
     *out = isa;
     return Status::Ok();
   }

@@ -11,15 +11,19 @@ namespace {
 Fp32Kernel KernelFor(Isa isa) {
   switch (isa) {
 #if defined(EBGAN_BUILD_AVX2)
-    case Isa::kAvx2Fma: return ScoreFp32Avx2Fma;
+    case Isa::kAvx2Fma:
+      return ScoreFp32Avx2Fma;
 #endif
 #if defined(EBGAN_BUILD_AVX512)
-    case Isa::kAvx512: return ScoreFp32Avx512;
+    case Isa::kAvx512:
+      return ScoreFp32Avx512;
 #endif
 #if defined(EBGAN_BUILD_NEON)
-    case Isa::kNeon: return ScoreFp32Neon;
+    case Isa::kNeon:
+      return ScoreFp32Neon;
 #endif
-    default: return ScoreFp32Scalar;
+    default:
+      return ScoreFp32Scalar;
   }
 }
 
@@ -80,7 +84,8 @@ Status Engine::Create(const ModelData& model, const std::string& kernel,
   void* block = std::aligned_alloc(64, floats * sizeof(float));
   if (!block) return Status(StatusCode::kInvalidArgument, "out of memory packing the model");
   std::memset(block, 0, floats * sizeof(float));
-  engine->packed_ = std::unique_ptr<float[], void (*)(void*)>(static_cast<float*>(block), std::free);
+  engine->packed_ =
+      std::unique_ptr<float[], void (*)(void*)>(static_cast<float*>(block), std::free);
 
   float* cursor = engine->packed_.get();
   for (int l = 0; l < kLayerCount; ++l) {
@@ -95,8 +100,8 @@ Status Engine::Create(const ModelData& model, const std::string& kernel,
         weight[size_t(k) * out_padded + j] = WeightAt(layer, size_t(j) * layer.in + k);
       bias[j] = layer.bias[j];
     }
-    engine->packed_model_.layers[l] = PackedLayer{
-        weight, bias, layer.in, layer.out, layer.activation == Activation::kLeakyRelu};
+    engine->packed_model_.layers[l] =
+        PackedLayer{weight, bias, layer.in, layer.out, layer.activation == Activation::kLeakyRelu};
   }
   *out = std::move(engine);
   return Status::Ok();

@@ -28,8 +28,8 @@ void Dense(const PackedLayer& layer, const float* in, int in_stride, float* out,
 
 }  // namespace
 
-void ScoreFp32Scalar(const PackedFp32Model& model, const float* input, size_t rows,
-                     float* scores, float* reconstruction) {
+void ScoreFp32Scalar(const PackedFp32Model& model, const float* input, size_t rows, float* scores,
+                     float* reconstruction) {
   alignas(64) float a[kTileRows * kMaxPaddedWidth];
   alignas(64) float b[kTileRows * kMaxPaddedWidth];
 

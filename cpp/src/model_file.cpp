@@ -103,16 +103,17 @@ bool AllFinite(const float* v, size_t n) {
   return true;
 }
 
-std::string LayerName(int i) { return "layer " + std::to_string(i); }
+std::string LayerName(int i) {
+  return "layer " + std::to_string(i);
+}
 
 Status ReadArchitecture(Cursor c) {
   uint32_t count;
   if (!c.U32(&count)) return c.Truncated();
   if (count != kLayerCount) {
-    return Status(StatusCode::kUnsupported,
-                  "model architecture has " + std::to_string(count) +
-                      " layers; this build runs the fixed " + std::to_string(kLayerCount) +
-                      "-layer autoencoder");
+    return Status(StatusCode::kUnsupported, "model architecture has " + std::to_string(count) +
+                                                " layers; this build runs the fixed " +
+                                                std::to_string(kLayerCount) + "-layer autoencoder");
   }
   for (int i = 0; i < kLayerCount; ++i) {
     uint32_t in, out, activation;
@@ -126,8 +127,8 @@ Status ReadArchitecture(Cursor c) {
     }
     if (activation != uint32_t(kLayerActivations[i])) {
       std::ostringstream m;
-      m << "model architecture differs: " << LayerName(i) << " has activation code "
-        << activation << ", expected " << uint32_t(kLayerActivations[i]);
+      m << "model architecture differs: " << LayerName(i) << " has activation code " << activation
+        << ", expected " << uint32_t(kLayerActivations[i]);
       return Status(StatusCode::kUnsupported, m.str());
     }
   }
@@ -140,9 +141,8 @@ Status ReadArchitecture(Cursor c) {
     return Status(StatusCode::kUnsupported, m.str());
   }
   if (score_kind != 0) {
-    return Status(StatusCode::kUnsupported,
-                  "model score kind " + std::to_string(score_kind) +
-                      " is unknown; only 0 (mean squared error) exists");
+    return Status(StatusCode::kUnsupported, "model score kind " + std::to_string(score_kind) +
+                                                " is unknown; only 0 (mean squared error) exists");
   }
   return c.CheckConsumed();
 }
@@ -202,9 +202,8 @@ Status ReadLayers(Cursor c, ModelData* model) {
   uint32_t precision;
   if (!c.U32(&precision)) return c.Truncated();
   if (precision > uint32_t(Precision::kInt8)) {
-    return Status(StatusCode::kUnsupported,
-                  "weight precision code " + std::to_string(precision) +
-                      " is unknown (0 fp32, 1 fp16, 2 int8)");
+    return Status(StatusCode::kUnsupported, "weight precision code " + std::to_string(precision) +
+                                                " is unknown (0 fp32, 1 fp16, 2 int8)");
   }
   model->precision = Precision(precision);
   for (int i = 0; i < kLayerCount; ++i) {
@@ -258,9 +257,12 @@ Status ReadThreshold(Cursor c, ModelData* model) {
 
 const char* PrecisionName(Precision precision) {
   switch (precision) {
-    case Precision::kFp32: return "fp32";
-    case Precision::kFp16: return "fp16";
-    case Precision::kInt8: return "int8";
+    case Precision::kFp32:
+      return "fp32";
+    case Precision::kFp16:
+      return "fp16";
+    case Precision::kInt8:
+      return "int8";
   }
   return "unknown";
 }
@@ -310,10 +312,10 @@ Status ReadModel(const uint8_t* data, size_t size, ModelData* out) {
   header.U32(&reserved0);
   header.U32(&reserved1);
   if (version > kModelFormatVersion) {
-    return Status(StatusCode::kUnsupported,
-                  "model file format version " + std::to_string(version) +
-                      " is newer than the version this build reads (" +
-                      std::to_string(kModelFormatVersion) + "); upgrade ebgan-edge");
+    return Status(StatusCode::kUnsupported, "model file format version " + std::to_string(version) +
+                                                " is newer than the version this build reads (" +
+                                                std::to_string(kModelFormatVersion) +
+                                                "); upgrade ebgan-edge");
   }
   if (version != kModelFormatVersion)
     return Invalid("format version " + std::to_string(version) + " does not exist");
@@ -353,8 +355,7 @@ Status ReadModel(const uint8_t* data, size_t size, ModelData* out) {
     for (int k = 0; k < 5; ++k)
       if (std::memcmp(s.tag, kTags[k], 4) == 0) kind = k;
     std::string tag_text;
-    for (int k = 0; k < 4; ++k)
-      tag_text += (s.tag[k] >= 32 && s.tag[k] < 127) ? s.tag[k] : '?';
+    for (int k = 0; k < 4; ++k) tag_text += (s.tag[k] >= 32 && s.tag[k] < 127) ? s.tag[k] : '?';
     if (kind < 0) return Invalid("unknown section '" + tag_text + "'");
     if (sections[kind].present) return Invalid("section " + tag_text + " appears twice");
     if (s.offset < table_end || s.offset > body_end || s.size > body_end - s.offset) {

@@ -33,7 +33,11 @@ def _score_command(args) -> int:
     threshold = np.float32(scorer.threshold)
     model_id = scorer.metadata.get("model_id", "")
     source = "<stdin>" if args.input == "-" else args.input
-    stream = sys.stdin if args.input == "-" else open(args.input, newline="", encoding="utf-8")
+    stream = (
+        sys.stdin
+        if args.input == "-"
+        else open(args.input, newline="", encoding="utf-8")
+    )
     out = sys.stdout
     try:
         batch, lines = [], []
@@ -50,10 +54,18 @@ def _score_command(args) -> int:
                 if args.format == "scores":
                     out.write(f"{score:.9g}\n")
                 else:
-                    out.write(json.dumps({
-                        "line": line, "score": float(score), "attack": bool(score > threshold),
-                        "threshold": float(threshold), "model": model_id,
-                    }) + "\n")
+                    out.write(
+                        json.dumps(
+                            {
+                                "line": line,
+                                "score": float(score),
+                                "attack": bool(score > threshold),
+                                "threshold": float(threshold),
+                                "model": model_id,
+                            }
+                        )
+                        + "\n"
+                    )
             batch.clear()
             lines.clear()
 
@@ -86,18 +98,27 @@ def _info_command(args) -> int:
 
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
-        prog="ebgan-edge", description="Score network connection records for intrusions."
+        prog="ebgan-edge",
+        description="Score network connection records for intrusions.",
     )
-    parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
+    parser.add_argument(
+        "--version", action="version", version=f"%(prog)s {__version__}"
+    )
     commands = parser.add_subparsers(dest="command", required=True)
 
     def model_options(p):
-        p.add_argument("--model", default=None, help="model file (default: the shipped model)")
-        p.add_argument("--kernel", default=None, help="force a kernel: scalar, avx2_fma, ...")
+        p.add_argument(
+            "--model", default=None, help="model file (default: the shipped model)"
+        )
+        p.add_argument(
+            "--kernel", default=None, help="force a kernel: scalar, avx2_fma, ..."
+        )
 
     score = commands.add_parser("score", help="score raw NSL-KDD records (CSV)")
     model_options(score)
-    score.add_argument("--input", required=True, help="CSV file of records, or - for stdin")
+    score.add_argument(
+        "--input", required=True, help="CSV file of records, or - for stdin"
+    )
     score.add_argument("--format", choices=("json", "scores"), default="json")
     score.add_argument("--threads", type=int, default=1)
     score.set_defaults(run=_score_command)

@@ -35,8 +35,8 @@ import csv
 import io
 import os
 from collections import Counter
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
-from typing import Iterable, Sequence
 
 import numpy as np
 
@@ -47,8 +47,8 @@ __all__ = [
     "FAMILIES",
     "FEATURE_NAMES",
     "FLAGS",
-    "N_FEATURES",
     "NUMERIC_FEATURES",
+    "N_FEATURES",
     "PROTOCOL_TYPES",
     "RAW_FIELD_NAMES",
     "SERVICES",
@@ -257,7 +257,9 @@ def parse_records(rows: Iterable[Sequence], source: str = "<rows>") -> Records:
                     source, line, "difficulty", f"{row[42]!r} is not an integer"
                 ) from None
 
-    parsed = np.array(numeric, dtype=np.float64).reshape(-1, len(_PARSED_NUMERIC_FIELDS))
+    parsed = np.array(numeric, dtype=np.float64).reshape(
+        -1, len(_PARSED_NUMERIC_FIELDS)
+    )
     keep = [i for i, c in enumerate(_PARSED_NUMERIC_FIELDS) if c != _DROPPED_FIELD]
     return Records(
         numeric=np.ascontiguousarray(parsed[:, keep]),

@@ -42,7 +42,9 @@ def _json_object(raw: bytes, what: str) -> dict:
     try:
         value = json.loads(raw.decode("utf-8"))
     except (UnicodeDecodeError, json.JSONDecodeError) as e:
-        raise ModelFileError(f"invalid model file: {what} is not valid JSON ({e})") from None
+        raise ModelFileError(
+            f"invalid model file: {what} is not valid JSON ({e})"
+        ) from None
     if not isinstance(value, dict):
         raise ModelFileError(f"invalid model file: {what} is not a JSON object")
     return value

@@ -19,24 +19,31 @@ __all__ = ["TorchScorer"]
 
 
 class TorchScorer(BaseScorer):
-    __doc__ = BaseScorer.__doc__ + """
+    __doc__ = (
+        BaseScorer.__doc__
+        + """
     Computed in float32 with torch from the weights stored in the model file
     (fp16 weights widened to float32, as the kernels do). :attr:`kernel` is
     ``"torch"``.
     """
+    )
 
     def __init__(self, model: ModelFile, threads: int = 1):
         import torch
 
         if model.precision == "int8":
             raise ModelFileError(
-                "int8 models cannot be scored by this build yet; export the model as fp32"
+                "int8 models cannot be scored by this build yet; "
+                "export the model as fp32"
             )
         super().__init__(model, "torch", threads)
         self._torch = torch
         self._layers = [
-            (torch.from_numpy(w), torch.from_numpy(np.asarray(layer["bias"], np.float32)),
-             bool(layer["leaky_relu"]))
+            (
+                torch.from_numpy(w),
+                torch.from_numpy(np.asarray(layer["bias"], np.float32)),
+                bool(layer["leaky_relu"]),
+            )
             for w, layer in zip(model.dequantized_weights(), model.layers)
         ]
 
@@ -49,7 +56,9 @@ class TorchScorer(BaseScorer):
         threads: int = 1,
     ) -> TorchScorer:
         if kernel not in (None, "auto", "torch"):
-            raise ValueError(f"TorchScorer computes with torch; kernel {kernel!r} is not one")
+            raise ValueError(
+                f"TorchScorer computes with torch; kernel {kernel!r} is not one"
+            )
         if threads < 1:
             raise ValueError(f"threads must be at least 1, got {threads}")
         return cls(read_model(path), threads)
@@ -71,8 +80,14 @@ class TorchScorer(BaseScorer):
         layers = module.export_layers()
         for layer, leaky in zip(layers, (True, True, False, True, True, False)):
             layer["leaky_relu"] = leaky
-        model = ModelFile("fp32", layers, normalization, float(threshold),
-                          calibration or {}, metadata or {})
+        model = ModelFile(
+            "fp32",
+            layers,
+            normalization,
+            float(threshold),
+            calibration or {},
+            metadata or {},
+        )
         return cls(model)
 
     def _forward(self, batch: np.ndarray) -> tuple[np.ndarray, np.ndarray]:

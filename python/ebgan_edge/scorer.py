@@ -19,11 +19,14 @@ def available_kernels() -> list[str]:
 
 
 class Scorer(BaseScorer):
-    __doc__ = BaseScorer.__doc__ + """
+    __doc__ = (
+        BaseScorer.__doc__
+        + """
     Scores are computed by the C++ kernels; :attr:`kernel` names the
     instruction-set path in use (scalar, avx2_fma, avx512 or neon). The GIL is
     released while a kernel runs, and one Scorer may be shared by threads.
     """
+    )
 
     def __init__(self, engine, model):
         super().__init__(model, engine.kernel, engine.threads)
@@ -43,11 +46,14 @@ class Scorer(BaseScorer):
         engine = _core.Engine(source, kernel or "", threads)
         return cls(engine, model_from_core(engine.model()))
 
-    load.__doc__ = BaseScorer.load.__doc__ + """
+    load.__doc__ = (
+        BaseScorer.load.__doc__
+        + """
         Kernels are "scalar", "avx2_fma", "avx512", "neon" or "auto"; None
         also consults the EBGAN_EDGE_KERNEL environment variable. A kernel the
         CPU cannot run is refused, never silently replaced.
         """
+    )
 
     # The engine validates and converts the batch itself (the same check as
     # _core.as_batch), so these skip the base class's Python-level pass.

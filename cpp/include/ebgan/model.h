@@ -42,12 +42,12 @@ struct LayerData {
   int out = 0;
   Activation activation = Activation::kIdentity;
   std::vector<float> weight_fp32;
-  std::vector<uint16_t> weight_fp16;     // IEEE binary16 bit patterns
-  std::vector<int8_t> weight_int8;       // symmetric, in [-127, 127]
-  std::vector<float> weight_scale;       // int8: per output channel
-  std::vector<float> bias;               // always fp32
-  float input_scale = 0.0f;              // int8: 0 means quantized per row at run time
-  int32_t input_zero_point = 0;          // int8: static activation zero point
+  std::vector<uint16_t> weight_fp16;  // IEEE binary16 bit patterns
+  std::vector<int8_t> weight_int8;    // symmetric, in [-127, 127]
+  std::vector<float> weight_scale;    // int8: per output channel
+  std::vector<float> bias;            // always fp32
+  float input_scale = 0.0f;           // int8: 0 means quantized per row at run time
+  int32_t input_zero_point = 0;       // int8: static activation zero point
 };
 
 struct ModelData {
@@ -55,7 +55,7 @@ struct ModelData {
   std::array<LayerData, kLayerCount> layers;
   std::array<float, kNumericFeatureCount> minimum{};  // min-max normalisation
   std::array<float, kNumericFeatureCount> maximum{};
-  float threshold = 0.0f;       // a score above it is an attack
+  float threshold = 0.0f;        // a score above it is an attack
   std::string calibration_json;  // how the threshold was chosen
   std::string metadata_json;     // provenance: free-form JSON object
 };
