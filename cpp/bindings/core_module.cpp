@@ -238,10 +238,20 @@ py::dict Schema() {
   return d;
 }
 
-std::vector<std::string> KernelNames(bool usable_only) {
+ebgan::Precision ParsePrecision(const std::string& name) {
+  for (auto p : {ebgan::Precision::kFp32, ebgan::Precision::kFp16, ebgan::Precision::kInt8})
+    if (name == ebgan::PrecisionName(p)) return p;
+  throw py::value_error("precision must be fp32, fp16 or int8, got '" + name + "'");
+}
+
+// Kernels built into this library, or those this CPU can also run, that
+// have an implementation for `precision`.
+std::vector<std::string> KernelNames(bool usable_only, const std::string& precision) {
+  const ebgan::Precision p = ParsePrecision(precision);
   std::vector<std::string> out;
   for (int i = 0; i < ebgan::kIsaCount; ++i) {
     const auto isa = ebgan::Isa(i);
+    if (!ebgan::HasKernel(p, isa)) continue;
     if (usable_only ? ebgan::IsaUsable(isa) : ebgan::IsaBuilt(isa))
       out.push_back(ebgan::IsaName(isa));
   }
@@ -269,8 +279,12 @@ PYBIND11_MODULE(_core, m) {
     const std::string s = data;
     return ebgan::Crc32(reinterpret_cast<const uint8_t*>(s.data()), s.size());
   });
-  m.def("built_kernels", [] { return KernelNames(false); });
-  m.def("usable_kernels", [] { return KernelNames(true); });
+  m.def(
+      "built_kernels", [](const std::string& p) { return KernelNames(false, p); },
+      py::arg("precision") = "fp32");
+  m.def(
+      "usable_kernels", [](const std::string& p) { return KernelNames(true, p); },
+      py::arg("precision") = "fp32");
   m.attr("KERNEL_ENV_VAR") = ebgan::kKernelEnvVar;
 
   py::class_<PyEngine>(m, "Engine")

@@ -18,6 +18,7 @@ namespace {
 struct X86Features {
   bool avx2_fma = false;
   bool avx512 = false;
+  bool avx512_vnni = false;
 };
 
 uint64_t ReadXcr0() {
@@ -48,29 +49,35 @@ X86Features DetectX86() {
   const bool avx512vl = ebx & (1u << 31);
   f.avx2_fma = ymm_enabled && avx2 && fma;
   f.avx512 = f.avx2_fma && zmm_enabled && avx512f && avx512dq && avx512bw && avx512vl;
+  f.avx512_vnni = f.avx512 && (ecx & (1u << 11));
   return f;
 }
 #endif
 
 bool CpuHas(Isa isa) {
+#if defined(EBGAN_X86)
+  static const X86Features x86 = DetectX86();
+#endif
   switch (isa) {
     case Isa::kScalar:
       return true;
 #if defined(EBGAN_X86)
-    case Isa::kAvx2Fma: {
-      static const X86Features f = DetectX86();
-      return f.avx2_fma;
-    }
-    case Isa::kAvx512: {
-      static const X86Features f = DetectX86();
-      return f.avx512;
-    }
+    case Isa::kAvx2Fma:
+      return x86.avx2_fma;
+    case Isa::kAvx512:
+      return x86.avx512;
+    case Isa::kAvx512Vnni:
+      return x86.avx512_vnni;
 #endif
 #if defined(EBGAN_AARCH64)
     // Advanced SIMD is part of the aarch64 baseline, but ask the kernel all
     // the same: the answer is what the OS guarantees.
     case Isa::kNeon:
       return getauxval(AT_HWCAP) & HWCAP_ASIMD;
+    // The dot-product instructions (ARMv8.2, optional before ARMv8.4): a
+    // Cortex-A53 lacks them and would fault on sdot.
+    case Isa::kNeonDotprod:
+      return (getauxval(AT_HWCAP) & HWCAP_ASIMD) && (getauxval(AT_HWCAP) & HWCAP_ASIMDDP);
 #endif
     default:
       return false;
@@ -87,8 +94,12 @@ const char* IsaName(Isa isa) {
       return "avx2_fma";
     case Isa::kAvx512:
       return "avx512";
+    case Isa::kAvx512Vnni:
+      return "avx512_vnni";
     case Isa::kNeon:
       return "neon";
+    case Isa::kNeonDotprod:
+      return "neon_dotprod";
   }
   return "unknown";
 }
@@ -105,8 +116,16 @@ bool IsaBuilt(Isa isa) {
     case Isa::kAvx512:
       return true;
 #endif
+#if defined(EBGAN_BUILD_AVX512_VNNI)
+    case Isa::kAvx512Vnni:
+      return true;
+#endif
 #if defined(EBGAN_BUILD_NEON)
     case Isa::kNeon:
+      return true;
+#endif
+#if defined(EBGAN_BUILD_NEON_DOTPROD)
+    case Isa::kNeonDotprod:
       return true;
 #endif
     default:
@@ -150,7 +169,9 @@ Status ResolveIsa(const std::string& name, Isa* out) {
     return Status::Ok();
   }
   return Status(StatusCode::kInvalidArgument,
-                "unknown kernel '" + name + "'; expected auto, scalar, avx2_fma, avx512 or neon");
+                "unknown kernel '" + name +
+                    "'; expected auto, scalar, avx2_fma, avx512, avx512_vnni, neon or "
+                    "neon_dotprod");
 }
 
 }  // namespace ebgan

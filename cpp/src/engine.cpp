@@ -3,13 +3,16 @@
 #include <cmath>
 #include <cstdlib>
 #include <cstring>
+#include <system_error>
 #include <thread>
 
 namespace ebgan {
 namespace {
 
-Fp32Kernel KernelFor(Isa isa) {
+Fp32Kernel Fp32KernelFor(Isa isa) {
   switch (isa) {
+    case Isa::kScalar:
+      return ScoreFp32Scalar;
 #if defined(EBGAN_BUILD_AVX2)
     case Isa::kAvx2Fma:
       return ScoreFp32Avx2Fma;
@@ -23,28 +26,43 @@ Fp32Kernel KernelFor(Isa isa) {
       return ScoreFp32Neon;
 #endif
     default:
-      return ScoreFp32Scalar;
+      return nullptr;
+  }
+}
+
+Int8Kernel Int8KernelFor(Isa isa) {
+  switch (isa) {
+    case Isa::kScalar:
+      return ScoreInt8Scalar;
+#if defined(EBGAN_BUILD_INT8_AVX2)
+    case Isa::kAvx2Fma:
+      return ScoreInt8Avx2;
+#endif
+#if defined(EBGAN_BUILD_AVX512_VNNI)
+    case Isa::kAvx512Vnni:
+      return ScoreInt8Avx512Vnni;
+#endif
+#if defined(EBGAN_BUILD_INT8_NEON)
+    case Isa::kNeon:
+      return ScoreInt8Neon;
+#endif
+#if defined(EBGAN_BUILD_NEON_DOTPROD)
+    case Isa::kNeonDotprod:
+      return ScoreInt8NeonDotprod;
+#endif
+    default:
+      return nullptr;
   }
 }
 
 // IEEE binary16 to binary32, exact for every finite half (the reader has
 // already refused infinities and NaNs).
 float HalfToFloat(uint16_t h) {
-  const uint32_t sign = uint32_t(h & 0x8000) << 16;
   const int exponent = (h >> 10) & 0x1f;
   const uint32_t mantissa = h & 0x3ff;
-  float magnitude;
-  if (exponent == 0) {
-    magnitude = std::ldexp(float(mantissa), -24);
-  } else {
-    magnitude = std::ldexp(float(mantissa | 0x400), exponent - 25);
-  }
-  uint32_t bits;
-  std::memcpy(&bits, &magnitude, 4);
-  bits |= sign;
-  float out;
-  std::memcpy(&out, &bits, 4);
-  return out;
+  const float magnitude = exponent == 0 ? std::ldexp(float(mantissa), -24)
+                                        : std::ldexp(float(mantissa | 0x400), exponent - 25);
+  return (h & 0x8000) ? -magnitude : magnitude;
 }
 
 float WeightAt(const LayerData& layer, size_t i) {
@@ -53,8 +71,31 @@ float WeightAt(const LayerData& layer, size_t i) {
 
 // Rows per thread below which starting another thread costs more than it saves.
 constexpr size_t kMinRowsPerThread = 128;
+constexpr size_t kMaxThreads = 64;
+
+// Bytes rounded up to whole cache lines, so that each packed array starts on one.
+size_t Lines(size_t bytes) { return (bytes + 63) / 64 * 64; }
 
 }  // namespace
+
+bool HasKernel(Precision precision, Isa isa) {
+  return precision == Precision::kInt8 ? Int8KernelFor(isa) != nullptr
+                                       : Fp32KernelFor(isa) != nullptr;
+}
+
+Isa BestIsaFor(Precision precision) {
+  static constexpr Isa kFp32Order[] = {Isa::kAvx512, Isa::kAvx2Fma, Isa::kNeon};
+  static constexpr Isa kInt8Order[] = {Isa::kAvx512Vnni, Isa::kAvx2Fma, Isa::kNeonDotprod,
+                                       Isa::kNeon};
+  if (precision == Precision::kInt8) {
+    for (Isa isa : kInt8Order)
+      if (IsaUsable(isa) && HasKernel(precision, isa)) return isa;
+  } else {
+    for (Isa isa : kFp32Order)
+      if (IsaUsable(isa) && HasKernel(precision, isa)) return isa;
+  }
+  return Isa::kScalar;
+}
 
 Status Engine::Create(const ModelData& model, const std::string& kernel,
                       std::unique_ptr<Engine>* out) {
@@ -63,73 +104,146 @@ Status Engine::Create(const ModelData& model, const std::string& kernel,
     const char* env = std::getenv(kKernelEnvVar);
     if (env) requested = env;
   }
-  Isa isa;
-  Status s = ResolveIsa(requested, &isa);
-  if (!s.ok()) return s;
-  if (model.precision == Precision::kInt8) {
-    return Status(StatusCode::kUnsupported,
-                  "int8 models cannot be scored by this build yet; export the model as fp32");
+  Isa isa = BestIsaFor(model.precision);
+  if (!requested.empty() && requested != "auto") {
+    Status s = ResolveIsa(requested, &isa);
+    if (!s.ok()) return s;
+    if (!HasKernel(model.precision, isa)) {
+      return Status(StatusCode::kUnsupported, std::string("kernel '") + requested +
+                                                  "' has no " + PrecisionName(model.precision) +
+                                                  " implementation in this build");
+    }
   }
 
   std::unique_ptr<Engine> engine(new Engine());
   engine->model_ = model;
   engine->isa_ = isa;
-  engine->kernel_ = KernelFor(isa);
+  Status s;
+  if (model.precision == Precision::kInt8) {
+    engine->int8_kernel_ = Int8KernelFor(isa);
+    s = engine->PackInt8();
+  } else {
+    engine->fp32_kernel_ = Fp32KernelFor(isa);
+    s = engine->PackFp32();
+  }
+  if (!s.ok()) return s;
+  *out = std::move(engine);
+  return Status::Ok();
+}
 
-  // One 64-byte aligned block for all layers: weights then bias, each
-  // rounded up to 16 floats so that every array starts on a cache line.
-  size_t floats = 0;
+Status Engine::PackFp32() {
+  size_t bytes = 0;
   for (int l = 0; l < kLayerCount; ++l)
-    floats += size_t(kLayerWidths[l]) * kPaddedWidths[l + 1] + kPaddedWidths[l + 1];
-  void* block = std::aligned_alloc(64, floats * sizeof(float));
+    bytes += Lines(sizeof(float) * kLayerWidths[l] * kPaddedWidths[l + 1]) +
+             Lines(sizeof(float) * kPaddedWidths[l + 1]);
+  void* block = std::aligned_alloc(64, bytes);
   if (!block) return Status(StatusCode::kInvalidArgument, "out of memory packing the model");
-  std::memset(block, 0, floats * sizeof(float));
-  engine->packed_ =
-      std::unique_ptr<float[], void (*)(void*)>(static_cast<float*>(block), std::free);
+  std::memset(block, 0, bytes);
+  packed_ = std::unique_ptr<void, void (*)(void*)>(block, std::free);
 
-  float* cursor = engine->packed_.get();
+  char* cursor = static_cast<char*>(block);
   for (int l = 0; l < kLayerCount; ++l) {
-    const LayerData& layer = model.layers[l];
+    const LayerData& layer = model_.layers[l];
     const int out_padded = kPaddedWidths[l + 1];
-    float* weight = cursor;
-    cursor += size_t(layer.in) * out_padded;
-    float* bias = cursor;
-    cursor += out_padded;
+    float* weight = reinterpret_cast<float*>(cursor);
+    cursor += Lines(sizeof(float) * layer.in * out_padded);
+    float* bias = reinterpret_cast<float*>(cursor);
+    cursor += Lines(sizeof(float) * out_padded);
     for (int j = 0; j < layer.out; ++j) {
       for (int k = 0; k < layer.in; ++k)
         weight[size_t(k) * out_padded + j] = WeightAt(layer, size_t(j) * layer.in + k);
       bias[j] = layer.bias[j];
     }
-    engine->packed_model_.layers[l] =
-        PackedLayer{weight, bias, layer.in, layer.out, layer.activation == Activation::kLeakyRelu};
+    fp32_model_.layers[l] = PackedLayer{weight, bias, layer.in, layer.out,
+                                        layer.activation == Activation::kLeakyRelu};
   }
-  *out = std::move(engine);
   return Status::Ok();
+}
+
+Status Engine::PackInt8() {
+  for (const LayerData& layer : model_.layers) {
+    if (layer.input_scale != 0.0f) {
+      return Status(StatusCode::kUnsupported,
+                    "int8 model uses static activation scales; this build quantises "
+                    "activations per row only (input_scale 0)");
+    }
+  }
+  size_t bytes = 0;
+  for (int l = 0; l < kLayerCount; ++l) {
+    const size_t out_padded = kPaddedWidths[l + 1];
+    bytes += Lines(PaddedDepth(kLayerWidths[l]) * out_padded) + 3 * Lines(4 * out_padded);
+  }
+  void* block = std::aligned_alloc(64, bytes);
+  if (!block) return Status(StatusCode::kInvalidArgument, "out of memory packing the model");
+  std::memset(block, 0, bytes);
+  packed_ = std::unique_ptr<void, void (*)(void*)>(block, std::free);
+
+  char* cursor = static_cast<char*>(block);
+  for (int l = 0; l < kLayerCount; ++l) {
+    const LayerData& layer = model_.layers[l];
+    const int out_padded = kPaddedWidths[l + 1];
+    auto* weight = reinterpret_cast<int8_t*>(cursor);
+    cursor += Lines(size_t(PaddedDepth(layer.in)) * out_padded);
+    auto* column_sum = reinterpret_cast<int32_t*>(cursor);
+    cursor += Lines(4 * size_t(out_padded));
+    auto* scale = reinterpret_cast<float*>(cursor);
+    cursor += Lines(4 * size_t(out_padded));
+    auto* bias = reinterpret_cast<float*>(cursor);
+    cursor += Lines(4 * size_t(out_padded));
+    for (int j = 0; j < layer.out; ++j) {
+      for (int k = 0; k < layer.in; ++k) {
+        const int8_t w = layer.weight_int8[size_t(j) * layer.in + k];
+        const size_t g = k / kInt8Group;
+        weight[(g * out_padded + j) * kInt8Group + k % kInt8Group] = w;
+        column_sum[j] += w;
+      }
+      scale[j] = layer.weight_scale[j];
+      bias[j] = layer.bias[j];
+    }
+    int8_model_.layers[l] = PackedInt8Layer{weight,    column_sum, scale, bias,
+                                            layer.in,  layer.out,
+                                            layer.activation == Activation::kLeakyRelu};
+  }
+  return Status::Ok();
+}
+
+void Engine::ScoreRange(const float* input, size_t rows, float* scores,
+                        float* reconstruction) const {
+  if (int8_kernel_)
+    int8_kernel_(int8_model_, input, rows, scores, reconstruction);
+  else
+    fp32_kernel_(fp32_model_, input, rows, scores, reconstruction);
 }
 
 void Engine::Score(const float* input, size_t rows, float* scores, float* reconstruction,
                    int threads) const {
-  size_t workers = threads > 1 ? size_t(threads) : 1;
+  size_t workers = threads > 1 ? std::min(size_t(threads), kMaxThreads) : 1;
   workers = std::min(workers, std::max<size_t>(1, rows / kMinRowsPerThread));
   if (workers <= 1) {
-    kernel_(packed_model_, input, rows, scores, reconstruction);
+    ScoreRange(input, rows, scores, reconstruction);
     return;
   }
   // Threads live for this call only: an idle scorer holds no spinning pool.
+  // If the system refuses a thread, its share runs on the calling thread.
   const size_t chunk = (rows + workers - 1) / workers;
-  std::vector<std::thread> pool;
-  pool.reserve(workers - 1);
+  std::thread pool[kMaxThreads];
+  size_t started = 0;
   for (size_t w = 1; w < workers; ++w) {
     const size_t begin = w * chunk;
     if (begin >= rows) break;
     const size_t n = std::min(chunk, rows - begin);
-    pool.emplace_back([=] {
-      kernel_(packed_model_, input + begin * kFeatureCount, n, scores + begin,
-              reconstruction ? reconstruction + begin * kFeatureCount : nullptr);
-    });
+    float* recon = reconstruction ? reconstruction + begin * kFeatureCount : nullptr;
+    try {
+      pool[started] = std::thread([=] {
+        ScoreRange(input + begin * kFeatureCount, n, scores + begin, recon);
+      });
+      ++started;
+    } catch (const std::system_error&) {
+      ScoreRange(input + begin * kFeatureCount, n, scores + begin, recon);
+    }
   }
-  kernel_(packed_model_, input, std::min(chunk, rows), scores, reconstruction);
-  for (auto& t : pool) t.join();
+  ScoreRange(input, std::min(chunk, rows), scores, reconstruction);
+  for (size_t i = 0; i < started; ++i) pool[i].join();
 }
 
 bool FindNonFinite(const float* input, size_t rows, size_t* row, size_t* column) {

@@ -22,22 +22,33 @@ class TorchScorer(BaseScorer):
     __doc__ = (
         BaseScorer.__doc__
         + """
-    Computed in float32 with torch from the weights stored in the model file
-    (fp16 weights widened to float32, as the kernels do). :attr:`kernel` is
-    ``"torch"``.
+    Computed in float32 with torch from the weights stored in the model file:
+    fp16 weights widened to float32, as the kernels do; int8 models with the
+    integer weights and per-row activation quantisation of the int8 kernels
+    (cpp/include/ebgan/kernel_int8.h), each step an IEEE float32 operation.
+    :attr:`kernel` is ``"torch"``.
     """
     )
 
     def __init__(self, model: ModelFile, threads: int = 1):
         import torch
 
-        if model.precision == "int8":
-            raise ModelFileError(
-                "int8 models cannot be scored by this build yet; "
-                "export the model as fp32"
-            )
         super().__init__(model, "torch", threads)
         self._torch = torch
+        if model.precision == "int8":
+            # Integer-valued float32 weights: every product and every partial
+            # sum of a layer is an integer below 2^24, so the float32 matmul
+            # is exact in any summation order, like the kernels' int32 one.
+            self._layers = [
+                (
+                    torch.from_numpy(layer["weight"].astype(np.float32)),
+                    torch.from_numpy(np.asarray(layer["weight_scale"], np.float32)),
+                    torch.from_numpy(np.asarray(layer["bias"], np.float32)),
+                    bool(layer["leaky_relu"]),
+                )
+                for layer in model.layers
+            ]
+            return
         self._layers = [
             (
                 torch.from_numpy(w),
@@ -100,8 +111,8 @@ class TorchScorer(BaseScorer):
             with torch.inference_mode():
                 # torch wants a writable buffer; a read-only batch is copied.
                 x = torch.from_numpy(batch if batch.flags.writeable else batch.copy())
-                y = x
-                for weight, bias, leaky in self._layers:
+                y = self._forward_int8(x) if self.precision == "int8" else x
+                for weight, bias, leaky in [] if self.precision == "int8" else self._layers:
                     y = torch.nn.functional.linear(y, weight, bias)
                     if leaky:
                         y = torch.nn.functional.leaky_relu(y, LEAKY_SLOPE)
@@ -109,6 +120,26 @@ class TorchScorer(BaseScorer):
                 return scores.numpy().astype(np.float32), y.numpy().astype(np.float32)
         finally:
             torch.set_num_threads(previous)
+
+    def _forward_int8(self, x):
+        torch = self._torch
+        from .model_file import LEAKY_SLOPE
+
+        y = x
+        for weight, weight_scale, bias, leaky in self._layers:
+            peak = y.abs().amax(dim=1, keepdim=True)
+            nonzero = peak > 0
+            # Tensor-by-tensor division: torch evaluates `127.0 / t` as a
+            # multiplication by 1/t, which differs in the last bit.
+            full = torch.full_like(peak, 127.0)
+            inverse = torch.where(nonzero, full / torch.where(nonzero, peak, 1.0), 0.0)
+            q = torch.clamp(torch.round(y * inverse), -127, 127)
+            scale_x = peak / full
+            y = (q @ weight.T) * (scale_x * weight_scale)
+            y = y + bias
+            if leaky:
+                y = torch.where(y < 0, y * LEAKY_SLOPE, y)
+        return y
 
     def _score(self, batch: np.ndarray) -> np.ndarray:
         return self._forward(batch)[0]

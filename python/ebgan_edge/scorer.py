@@ -13,9 +13,16 @@ from .model_file import default_model_path, model_from_core
 __all__ = ["Scorer", "available_kernels"]
 
 
-def available_kernels() -> list[str]:
-    """Kernels this build contains and this CPU (and OS) can run."""
-    return list(_core.usable_kernels())
+def available_kernels(precision: str = "fp32") -> list[str]:
+    """Kernels this build contains and this CPU (and OS) can run.
+
+    Parameters
+    ----------
+    precision : {"fp32", "fp16", "int8"}
+        Only kernels that score models of this precision (fp16 models run on
+        the fp32 kernels).
+    """
+    return list(_core.usable_kernels(precision))
 
 
 class Scorer(BaseScorer):

@@ -8,6 +8,7 @@
 #include <vector>
 
 #include "ebgan/kernel.h"
+#include "ebgan/kernel_int8.h"
 #include "ebgan/model.h"
 
 namespace ebgan {
@@ -18,8 +19,12 @@ namespace ebgan {
 bool IsaBuilt(Isa isa);
 bool IsaUsable(Isa isa);
 std::vector<Isa> UsableIsas();
-// The preferred usable path: the widest one.
+// The preferred usable path for fp32: the widest one.
 Isa BestIsa();
+// Whether this build has a kernel for a precision on a path (fp16 models
+// run on the fp32 kernels), and the preferred usable path for a precision.
+bool HasKernel(Precision precision, Isa isa);
+Isa BestIsaFor(Precision precision);
 // Parses "scalar", "avx2_fma", "avx512", "neon" or "auto"; the empty string
 // means "auto". Selects the path or names why it cannot be used.
 Status ResolveIsa(const std::string& name, Isa* out);
@@ -48,9 +53,16 @@ class Engine {
 
   ModelData model_;
   Isa isa_ = Isa::kScalar;
-  Fp32Kernel kernel_ = nullptr;
-  std::unique_ptr<float[], void (*)(void*)> packed_{nullptr, nullptr};
-  PackedFp32Model packed_model_{};
+  Fp32Kernel fp32_kernel_ = nullptr;
+  Int8Kernel int8_kernel_ = nullptr;
+  std::unique_ptr<void, void (*)(void*)> packed_{nullptr, nullptr};
+  PackedFp32Model fp32_model_{};
+  PackedInt8Model int8_model_{};
+
+  Status PackFp32();
+  Status PackInt8();
+  void ScoreRange(const float* input, size_t rows, float* scores,
+                  float* reconstruction) const;
 };
 
 // Finds the first non-finite value of a (rows, 121) matrix; returns false if

@@ -75,8 +75,18 @@ using Fp32Kernel = void (*)(const PackedFp32Model& model, const float* input, si
                             float* scores, float* reconstruction);
 
 // The instruction-set paths, in order of preference on their architecture.
-enum class Isa : int { kScalar = 0, kAvx2Fma = 1, kAvx512 = 2, kNeon = 3 };
-inline constexpr int kIsaCount = 4;
+// The instruction-set paths. A path may have kernels for some precisions
+// only: fp32 runs on kAvx512 code under kAvx512Vnni and on kNeon code under
+// kNeonDotprod, whose extra instructions only int8 uses.
+enum class Isa : int {
+  kScalar = 0,
+  kAvx2Fma = 1,
+  kAvx512 = 2,
+  kAvx512Vnni = 3,
+  kNeon = 4,
+  kNeonDotprod = 5,
+};
+inline constexpr int kIsaCount = 6;
 const char* IsaName(Isa isa);
 
 void ScoreFp32Scalar(const PackedFp32Model&, const float*, size_t, float*, float*);

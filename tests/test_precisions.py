@@ -1,0 +1,115 @@
+"""fp16 and int8 model files: quantisation, the kernels against the torch
+reference of each precision, and int8 results identical on every kernel."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from helpers import model_file_bytes, random_layers
+
+import ebgan_edge
+from ebgan_edge import Scorer, available_kernels, read_model
+from ebgan_edge.training.quantize import quantize_layers
+
+BOUND = ebgan_edge._core.schema()["fp32_relative_bound"]
+
+
+def quantized_model(precision: str, seed: int = 5, layers=None) -> bytes:
+    layers = quantize_layers(layers or random_layers(seed), precision)
+    return model_file_bytes(seed=seed, layers=layers)
+
+
+def inputs(seed: int = 0) -> np.ndarray:
+    rng = np.random.default_rng(seed)
+    x = rng.random((700, 121), dtype=np.float32)
+    x[:100, 37:] = 0  # sparse rows like one-hot encodings
+    x[100] = 0  # a row of zeros: activations quantise with scale 0
+    x[101] = 0
+    x[101, 5] = 1  # a single hot feature
+    x[102] = 1  # saturates every input quantum at 127
+    return x
+
+
+def test_int8_weights_are_symmetric_per_channel():
+    layers = random_layers(7)
+    layers[3]["weight"][4] = 0  # an all-zero output channel
+    quantized = quantize_layers(layers, "int8")
+    for float_layer, q in zip(layers, quantized):
+        assert q["weight"].dtype == np.int8
+        assert q["weight"].min() >= -127 and q["weight"].max() <= 127
+        assert np.all(q["weight_scale"] > 0)
+        peak_rows = np.abs(q["weight"]).max(axis=1)
+        assert np.all((peak_rows == 127) | (np.abs(float_layer["weight"]).max(axis=1) == 0))
+        error = np.abs(q["weight"] * q["weight_scale"][:, None] - float_layer["weight"])
+        assert np.all(error <= q["weight_scale"][:, None] / 2 * (1 + 1e-6))
+    assert np.all(quantized[3]["weight"][4] == 0)
+    with pytest.raises(ValueError, match="precision must be one of"):
+        quantize_layers(layers, "int4")
+
+
+def test_fp16_model_scores_like_its_reference():
+    reference = pytest.importorskip("ebgan_edge.reference", reason="torch is not installed")
+    data = quantized_model("fp16")
+    assert read_model(data).precision == "fp16"
+    expected = reference.TorchScorer.load(data).score(inputs())
+    for kernel in available_kernels("fp16"):
+        scores = Scorer.load(data, kernel=kernel).score(inputs())
+        assert np.max(np.abs(scores - expected) / expected) <= BOUND, kernel
+
+
+@pytest.mark.parametrize("kernel", available_kernels("int8"))
+def test_int8_kernel_reconstructs_exactly_like_the_reference(kernel):
+    reference = pytest.importorskip("ebgan_edge.reference", reason="torch is not installed")
+    data = quantized_model("int8")
+    ours = Scorer.load(data, kernel=kernel)
+    torch_scorer = reference.TorchScorer.load(data)
+    x = inputs()
+    np.testing.assert_array_equal(ours.reconstruct(x), torch_scorer.reconstruct(x))
+    # The scores differ only in the order the squared errors are summed.
+    np.testing.assert_allclose(ours.score(x), torch_scorer.score(x), rtol=1e-6)
+
+
+def test_int8_scores_are_identical_on_every_kernel():
+    data = quantized_model("int8", seed=9)
+    x = inputs(seed=4)
+    kernels = available_kernels("int8")
+    scores = {k: Scorer.load(data, kernel=k).score(x) for k in kernels}
+    for kernel in kernels:
+        np.testing.assert_array_equal(scores[kernel], scores["scalar"], err_msg=kernel)
+    for n in (1, 2, 3, 17, 33):
+        for kernel in kernels:
+            batch = Scorer.load(data, kernel=kernel).score(x[:n])
+            np.testing.assert_array_equal(batch, scores["scalar"][:n], err_msg=kernel)
+
+
+def test_int8_extremes_do_not_overflow():
+    # Every weight at +-127 and inputs saturating at 127 give the largest
+    # accumulators: 512 * 127 * 127 in the widest layer.
+    layers = random_layers(11)
+    for layer in layers:
+        layer["weight"] = np.where(layer["weight"] >= 0, 1.0, -1.0).astype(np.float32)
+    data = quantized_model("int8", layers=layers)
+    x = np.ones((4, 121), np.float32)
+    x[1] = 0
+    x[2, ::2] = 0
+    reference = pytest.importorskip("ebgan_edge.reference", reason="torch is not installed")
+    expected = reference.TorchScorer.load(data).reconstruct(x)
+    assert np.all(np.isfinite(expected))
+    for kernel in available_kernels("int8"):
+        got = Scorer.load(data, kernel=kernel).reconstruct(x)
+        np.testing.assert_array_equal(got, expected, err_msg=kernel)
+
+
+def test_int8_model_with_static_activation_scales_is_refused():
+    layers = quantize_layers(random_layers(3), "int8")
+    layers[0]["input_scale"] = 0.01
+    with pytest.raises(ebgan_edge.ModelFileError, match="static activation scales"):
+        Scorer.load(model_file_bytes(seed=3, layers=layers))
+
+
+def test_a_kernel_without_an_int8_implementation_is_refused():
+    missing = set(available_kernels("fp32")) - set(available_kernels("int8"))
+    data = quantized_model("int8")
+    for kernel in missing:
+        with pytest.raises(ebgan_edge.ModelFileError, match="has no int8 implementation"):
+            Scorer.load(data, kernel=kernel)
