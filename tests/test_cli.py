@@ -110,3 +110,47 @@ def test_info_describes_the_model(model_path, capsys):
     assert info["precision"] == "fp32" and info["threshold"] == pytest.approx(0.05)
     assert info["kernel"] in info["available_kernels"]
     assert info["metadata"]["model_id"] == "test-1"
+
+
+def test_bad_records_can_be_skipped_and_are_reported(
+    tmp_path, model_path, capsys, monkeypatch
+):
+    monkeypatch.setattr("ebgan_edge.cli._BATCH_ROWS", 4)
+    rows = generate_rows(10, seed=25)
+    rows[2][2] = ""
+    rows[6] = rows[6][:30]
+    path = write_csv(tmp_path / "r.csv", rows)
+    assert (
+        main(
+            [
+                "score",
+                "--model",
+                str(model_path),
+                "--input",
+                str(path),
+                "--on-error",
+                "skip",
+            ]
+        )
+        == 0
+    )
+    captured = capsys.readouterr()
+    lines = [json.loads(line)["line"] for line in captured.out.splitlines()]
+    assert lines == [1, 2, 4, 5, 6, 8, 9, 10]
+    assert "line 3, field 'service': is empty" in captured.err
+    assert "line 7: has 30 fields" in captured.err
+    summary = json.loads(captured.err.strip().splitlines()[-1].split(": ", 1)[1])
+    assert summary["records"] == 8 and summary["skipped"] == 2
+
+
+def test_clipped_values_and_unknown_categories_are_reported(
+    tmp_path, model_path, capsys
+):
+    rows = generate_rows(6, seed=26)
+    rows[1][2] = "quic"
+    rows[3][4] = "99999999999"
+    path = write_csv(tmp_path / "r.csv", rows)
+    assert main(["score", "--model", str(model_path), "--input", str(path)]) == 0
+    summary = json.loads(capsys.readouterr().err.strip().split(": ", 1)[1])
+    assert summary["unknown_categories"] == {"service": 1}
+    assert summary["clipped_values"]["src_bytes"] >= 1

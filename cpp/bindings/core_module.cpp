@@ -11,6 +11,7 @@
 
 #include "ebgan/engine.h"
 #include "ebgan/model.h"
+#include "ebgan/records.h"
 #include "ebgan/schema.h"
 
 namespace py = pybind11;
@@ -167,6 +168,86 @@ FloatArray AsBatch(const py::object& batch) {
   return out;
 }
 
+std::string_view TextOf(const py::object& text, std::string* storage) {
+  if (py::isinstance<py::str>(text)) {
+    *storage = text.cast<std::string>();
+    return *storage;
+  }
+  if (py::isinstance<py::bytes>(text)) {
+    *storage = text.cast<std::string>();
+    return *storage;
+  }
+  throw py::type_error("records text must be str or bytes");
+}
+
+py::object IssueTuple(const ebgan::RecordIssue& issue) {
+  return py::make_tuple(issue.line, issue.field, issue.problem);
+}
+
+// Parses CSV records; returns (fields dict, issue) where issue is None or
+// (line, field index, problem) for the first bad record.
+py::tuple ParseRecordsText(const py::object& text, uint64_t first_line) {
+  std::string storage;
+  const std::string_view view = TextOf(text, &storage);
+  ebgan::ParsedRecords parsed;
+  ebgan::RecordIssue issue;
+  ebgan::Status s;
+  {
+    py::gil_scoped_release release;
+    s = ebgan::ParseRecords(view, first_line, &parsed, &issue);
+  }
+  const auto n = py::ssize_t(parsed.rows);
+  py::array_t<double> numeric({n, py::ssize_t(ebgan::kNumericFeatureCount)});
+  std::copy_n(parsed.numeric.data(), parsed.rows * ebgan::kNumericFeatureCount,
+              numeric.mutable_data());
+  py::array_t<int16_t> category({n, py::ssize_t(ebgan::kCategoricalCount)});
+  std::copy_n(parsed.category.data(), parsed.rows * ebgan::kCategoricalCount,
+              category.mutable_data());
+  py::list unknown;
+  for (size_t i = 0; i < parsed.rows * ebgan::kCategoricalCount; ++i)
+    if (parsed.category[i] < 0)
+      unknown.append(py::make_tuple(i / ebgan::kCategoricalCount, i % ebgan::kCategoricalCount,
+                                    parsed.unknown_values[i]));
+  py::dict d;
+  d["fields"] = parsed.fields;
+  d["numeric"] = numeric;
+  d["category"] = category;
+  d["unknown"] = unknown;
+  d["labels"] = parsed.fields >= 42 ? py::object(py::cast(parsed.labels)) : py::none();
+  d["difficulty"] =
+      parsed.fields == 43 ? py::object(Vector<int32_t>(parsed.difficulty)) : py::none();
+  d["lines"] = Vector<uint64_t>(parsed.lines);
+  return py::make_tuple(d, s.ok() ? py::none() : IssueTuple(issue));
+}
+
+// Encodes parsed records; returns (features, clipped per numeric feature,
+// unknown per categorical field).
+py::tuple EncodeParsed(const py::array_t<double, py::array::c_style | py::array::forcecast>& numeric,
+                       const py::array_t<int16_t, py::array::c_style | py::array::forcecast>& category,
+                       const FloatArray& minimum, const FloatArray& maximum) {
+  const py::ssize_t n = numeric.ndim() == 2 ? numeric.shape(0) : -1;
+  if (n < 0 || numeric.shape(1) != ebgan::kNumericFeatureCount || category.ndim() != 2 ||
+      category.shape(0) != n || category.shape(1) != ebgan::kCategoricalCount ||
+      minimum.size() != ebgan::kNumericFeatureCount ||
+      maximum.size() != ebgan::kNumericFeatureCount)
+    throw py::value_error("encode: arrays of shapes (n, 37), (n, 3), (37,), (37,) expected");
+  for (py::ssize_t i = 0; i < category.size(); ++i) {
+    const int16_t c = category.data()[i];
+    const int limit = (i % 3 == 0)   ? ebgan::kProtocolTypeCount
+                      : (i % 3 == 1) ? ebgan::kServiceCount
+                                     : ebgan::kFlagCount;
+    if (c < -1 || c >= limit) throw py::value_error("encode: category index out of range");
+  }
+  py::array_t<float> out({n, py::ssize_t(ebgan::kFeatureCount)});
+  ebgan::EncodeStats stats;
+  {
+    py::gil_scoped_release release;
+    ebgan::EncodeRecords(numeric.data(), category.data(), size_t(n), minimum.data(),
+                         maximum.data(), out.mutable_data(), &stats);
+  }
+  return py::make_tuple(out, Vector<uint64_t>(stats.clipped), Vector<uint64_t>(stats.unknown));
+}
+
 class PyEngine {
  public:
   PyEngine(const py::object& source, const std::string& kernel, int threads) : threads_(threads) {
@@ -275,6 +356,10 @@ PYBIND11_MODULE(_core, m) {
       py::arg("source"), "Reads and validates a model file (path or bytes) into a dict.");
   m.def("as_batch", &AsBatch, py::arg("batch"),
         "Validates a batch and returns it as a C-contiguous (n, 121) float32 array.");
+  m.def("parse_records", &ParseRecordsText, py::arg("text"), py::arg("first_line") = 1,
+        "Parses CSV records; returns (fields, issue).");
+  m.def("encode", &EncodeParsed, py::arg("numeric"), py::arg("category"), py::arg("minimum"),
+        py::arg("maximum"), "Encodes parsed records into (n, 121) float32 features.");
   m.def("crc32", [](const py::bytes& data) {
     const std::string s = data;
     return ebgan::Crc32(reinterpret_cast<const uint8_t*>(s.data()), s.size());

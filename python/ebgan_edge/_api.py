@@ -7,12 +7,30 @@ is defined once, here.
 from __future__ import annotations
 
 import os
+from pathlib import Path
 
 import numpy as np
 
 from . import _core
-from .features import Normalization, encode, parse_records
+from .features import (
+    Normalization,
+    Records,
+    encode,
+    parse_records,
+    parse_text,
+    read_records,
+)
 from .model_file import ModelFile
+
+
+def _as_records(rows) -> Records:
+    if isinstance(rows, Records):
+        return rows
+    if isinstance(rows, (str, bytes)):
+        return parse_text(rows)
+    if isinstance(rows, Path):
+        return read_records(rows)
+    return parse_records(rows)
 
 
 class BaseScorer:
@@ -154,17 +172,22 @@ class BaseScorer:
 
         Parameters
         ----------
-        rows : Records or iterable of sequences
-            Raw records (41 fields, optionally label and difficulty), encoded
-            with the normalisation stored in the model.
+        rows : Records, str, bytes, pathlib.Path or iterable of sequences
+            Raw records (41 fields, optionally label and difficulty): parsed
+            records, CSV text (str or bytes, one record per line), a file given
+            as a :class:`pathlib.Path`, or rows of fields. They are encoded with
+            the normalisation stored in the model.
 
         Returns
         -------
         ndarray of shape (n,), float32
+
+        Raises
+        ------
+        RecordError
+            For a malformed record, naming its line and field.
         """
-        if not hasattr(rows, "numeric"):
-            rows = parse_records(rows)
-        return self.score(encode(rows, self.normalization))
+        return self.score(encode(_as_records(rows), self.normalization))
 
     # -- implemented by each backend ------------------------------------------
 

@@ -8,78 +8,127 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
+from collections import Counter
 
 import numpy as np
 
 from . import __version__
-from .features import RecordError, encode, parse_records
+from .features import RecordError, encode, parse_text
 from .model_file import ModelFileError
 from .scorer import Scorer, available_kernels
 
 _BATCH_ROWS = 4096
 
 
-def _iter_csv_rows(stream, source: str):
-    import csv
+def _blocks(stream, rows: int):
+    """(first line number, lines) of consecutive blocks of a byte stream."""
+    lines, first = [], 1
+    for line in stream:
+        lines.append(line)
+        if len(lines) == rows:
+            yield first, lines
+            first += len(lines)
+            lines = []
+    if lines:
+        yield first, lines
 
-    for line, row in enumerate(csv.reader(stream), start=1):
-        if row:
-            yield line, row
+
+def _parse_block(first: int, lines: list, source: str, skip: bool):
+    """Records of a block, and how many bad records were skipped.
+
+    Without ``skip`` a bad record raises RecordError; with it, the record is
+    reported on stderr and the block is parsed around it.
+    """
+    parts, skipped = [], 0
+    while lines:
+        try:
+            parts.append(parse_text(b"".join(lines), source, first))
+            break
+        except RecordError as e:
+            if not skip:
+                raise
+            print(f"ebgan-edge score: skipped {e}", file=sys.stderr)
+            skipped += 1
+            good = e.line - first
+            if good:
+                parts.append(parse_text(b"".join(lines[:good]), source, first))
+            lines, first = lines[good + 1 :], e.line + 1
+    return parts, skipped
+
+
+class _Progress:
+    """A one-line progress report on a terminal, for files of known size."""
+
+    def __init__(self, path: str | None):
+        self.total = os.path.getsize(path) if path and sys.stderr.isatty() else 0
+        self.done = 0
+
+    def advance(self, lines: list, records: int) -> None:
+        if self.total:
+            self.done += sum(len(line) for line in lines)
+            percent = 100 * self.done / self.total
+            message = f"\rscored {records:,} records ({percent:.0f}%)"
+            print(message, end="", file=sys.stderr)
+
+    def close(self) -> None:
+        if self.total:
+            print(file=sys.stderr)
 
 
 def _score_command(args) -> int:
     scorer = Scorer.load(args.model, kernel=args.kernel, threads=args.threads)
     threshold = np.float32(scorer.threshold)
     model_id = scorer.metadata.get("model_id", "")
-    source = "<stdin>" if args.input == "-" else args.input
-    stream = (
-        sys.stdin
-        if args.input == "-"
-        else open(args.input, newline="", encoding="utf-8")
-    )
+    from_stdin = args.input == "-"
+    source = "<stdin>" if from_stdin else args.input
+    stream = sys.stdin.buffer if from_stdin else open(args.input, "rb")
+    progress = _Progress(None if from_stdin else args.input)
+    totals = {"records": 0, "skipped": 0, "clipped": Counter(), "unknown": Counter()}
     out = sys.stdout
     try:
-        batch, lines = [], []
-
-        def flush():
-            try:
-                records = parse_records(batch, source)
-            except RecordError as e:
-                raise RecordError(
-                    source, lines[e.line - 1], e.field, str(e).split(": ", 1)[1]
-                ) from None
-            scores = scorer.score(encode(records, scorer.normalization))
-            for line, score in zip(lines, scores):
-                if args.format == "scores":
-                    out.write(f"{score:.9g}\n")
-                else:
-                    out.write(
-                        json.dumps(
-                            {
-                                "line": line,
-                                "score": float(score),
-                                "attack": bool(score > threshold),
-                                "threshold": float(threshold),
-                                "model": model_id,
-                            }
-                        )
-                        + "\n"
-                    )
-            batch.clear()
-            lines.clear()
-
-        for line, row in _iter_csv_rows(stream, source):
-            batch.append(row)
-            lines.append(line)
-            if len(batch) == _BATCH_ROWS:
-                flush()
-        if batch:
-            flush()
+        for first, lines in _blocks(stream, _BATCH_ROWS):
+            parts, skipped = _parse_block(first, lines, source, args.on_error == "skip")
+            totals["skipped"] += skipped
+            for records in parts:
+                x, report = encode(records, scorer.normalization, report=True)
+                totals["clipped"].update(report.clipped)
+                for field, values in report.unknown.items():
+                    totals["unknown"][field] += sum(values.values())
+                scores = scorer.score(x)
+                totals["records"] += len(scores)
+                _write_scores(
+                    out, records.lines, scores, threshold, model_id, args.format
+                )
+            progress.advance(lines, totals["records"])
     finally:
-        if stream is not sys.stdin:
+        progress.close()
+        if not from_stdin:
             stream.close()
+    summary = {
+        "records": totals["records"],
+        "skipped": totals["skipped"],
+        "clipped_values": dict(totals["clipped"]),
+        "unknown_categories": dict(totals["unknown"]),
+    }
+    print(f"ebgan-edge score: {json.dumps(summary)}", file=sys.stderr)
     return 0
+
+
+def _write_scores(out, lines, scores, threshold, model_id, form) -> None:
+    if form == "scores":
+        out.write("".join(f"{score:.9g}\n" for score in scores))
+        return
+    for line, score in zip(lines, scores):
+        record = {
+            "line": int(line),
+            "score": float(score),
+            "attack": bool(score > threshold),
+            "threshold": float(threshold),
+            "model": model_id,
+        }
+        out.write(json.dumps(record) + "\n")
 
 
 def _info_command(args) -> int:
@@ -121,6 +170,13 @@ def build_parser() -> argparse.ArgumentParser:
     )
     score.add_argument("--format", choices=("json", "scores"), default="json")
     score.add_argument("--threads", type=int, default=1)
+    score.add_argument(
+        "--on-error",
+        choices=("stop", "skip"),
+        default="stop",
+        help="on a malformed record: stop with its line and field (default), or "
+        "report it on stderr and go on",
+    )
     score.set_defaults(run=_score_command)
 
     info = commands.add_parser("info", help="describe a model file")

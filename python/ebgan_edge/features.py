@@ -31,8 +31,6 @@ negative count, an empty category, an unknown label) raises
 
 from __future__ import annotations
 
-import csv
-import io
 import os
 from collections import Counter
 from collections.abc import Iterable, Sequence
@@ -59,6 +57,7 @@ __all__ = [
     "encode",
     "label_family",
     "parse_records",
+    "parse_text",
     "read_records",
 ]
 
@@ -74,8 +73,8 @@ SERVICES: tuple[str, ...] = tuple(_SCHEMA["services"])
 FLAGS: tuple[str, ...] = tuple(_SCHEMA["flags"])
 
 _NUMERIC_FIELDS: tuple[int, ...] = tuple(_SCHEMA["numeric_feature_fields"])
-_DROPPED_FIELD: int = _SCHEMA["dropped_field"]
-_PARSED_NUMERIC_FIELDS = tuple(sorted((*_NUMERIC_FIELDS, _DROPPED_FIELD)))
+# Names of raw fields by index, then the label and the difficulty level.
+_FIELD_NAMES = (*RAW_FIELD_NAMES, "label", "difficulty")
 #: Names of features 0..36, the min-max normalised ones.
 NUMERIC_FEATURES: tuple[str, ...] = FEATURE_NAMES[: len(_NUMERIC_FIELDS)]
 
@@ -145,21 +144,28 @@ class Records:
         Raw values of the numeric features, in :data:`NUMERIC_FEATURES` order.
     protocol_type, service, flag : ndarray of shape (n,), str
         The categorical fields as written.
+    category : ndarray of shape (n, 3), int16
+        Vocabulary index of protocol_type, service and flag; -1 where the
+        value is not in the vocabulary.
     labels : ndarray of shape (n,), str, or None
         Labels when the source had them.
     difficulty : ndarray of shape (n,), int, or None
         NSL-KDD difficulty levels when the source had them.
     source : str
         Where the records came from, for messages.
+    lines : ndarray of shape (n,), int, or None
+        Line of each record in its source text or file, when parsed from one.
     """
 
     numeric: np.ndarray
     protocol_type: np.ndarray
     service: np.ndarray
     flag: np.ndarray
+    category: np.ndarray
     labels: np.ndarray | None = None
     difficulty: np.ndarray | None = None
     source: str = "<records>"
+    lines: np.ndarray | None = None
 
     def __len__(self) -> int:
         return len(self.numeric)
@@ -182,23 +188,70 @@ class Records:
             protocol_type=self.protocol_type[index],
             service=self.service[index],
             flag=self.flag[index],
+            category=self.category[index],
             labels=pick(self.labels),
             difficulty=pick(self.difficulty),
             source=self.source,
+            lines=pick(self.lines),
         )
 
 
-def _parse_number(text, source: str, line: int, column: int) -> float:
-    name = RAW_FIELD_NAMES[column]
-    try:
-        value = float(text)
-    except (TypeError, ValueError):
-        raise RecordError(source, line, name, f"{text!r} is not a number") from None
-    if not np.isfinite(value):
-        raise RecordError(source, line, name, f"{text!r} is not a finite number")
-    if value < 0:
-        raise RecordError(source, line, name, f"negative value {text!r}")
-    return value
+def parse_text(
+    text: str | bytes, source: str = "<text>", first_line: int = 1
+) -> Records:
+    """Parse records from CSV text, one record per line.
+
+    Parameters
+    ----------
+    text : str or bytes
+        Comma-separated records; blank lines are skipped.
+    source : str
+        Name used in error messages.
+    first_line : int, default 1
+        Line number of the text's first line, for text cut from a stream.
+
+    Returns
+    -------
+    Records
+        With :attr:`Records.lines` set to each record's line number.
+    """
+    parsed, issue = _core.parse_records(text, first_line)
+    if issue is not None:
+        line, column, problem = issue
+        name = None if column < 0 else _FIELD_NAMES[column]
+        raise RecordError(source, line, name, problem)
+    n = len(parsed["lines"])
+    category = parsed["category"]
+    strings = []
+    for c, (_, _, vocabulary) in enumerate(_CATEGORICAL):
+        values = np.array(vocabulary, dtype=object)[np.maximum(category[:, c], 0)]
+        strings.append(values)
+    for row, c, value in parsed["unknown"]:
+        strings[c][row] = value
+
+    labels = parsed["labels"]
+    if labels is not None:
+        labels = np.array(labels, dtype=object)
+        for i, label in enumerate(labels):
+            if label not in ATTACK_FAMILIES:
+                line = int(parsed["lines"][i])
+                raise RecordError(source, line, "label", f"unknown label {label!r}")
+    difficulty = parsed["difficulty"]
+    return Records(
+        numeric=parsed["numeric"].reshape(n, len(NUMERIC_FEATURES)),
+        protocol_type=strings[0],
+        service=strings[1],
+        flag=strings[2],
+        category=category,
+        labels=labels,
+        difficulty=None if difficulty is None else difficulty.astype(np.int64),
+        source=source,
+        lines=parsed["lines"].astype(np.int64),
+    )
+
+
+def _row_text(row: Sequence) -> str:
+    return ",".join(str(value) for value in row)
 
 
 def parse_records(rows: Iterable[Sequence], source: str = "<rows>") -> Records:
@@ -220,56 +273,16 @@ def parse_records(rows: Iterable[Sequence], source: str = "<rows>") -> Records:
     Raises
     ------
     RecordError
-        For a malformed row, naming its line number and field.
-    """
-    numeric, categorical, labels, difficulty = [], ([], [], []), [], []
-    width = None
-    for line, row in enumerate(rows, start=1):
-        row = list(row)
-        if len(row) not in (41, 42, 43):
-            raise RecordError(
-                source, line, None, f"has {len(row)} fields, expected 41, 42 or 43"
-            )
-        if width is None:
-            width = len(row)
-        elif len(row) != width:
-            raise RecordError(
-                source, line, None, f"has {len(row)} fields, earlier rows had {width}"
-            )
-        numeric.append(
-            [_parse_number(row[c], source, line, c) for c in _PARSED_NUMERIC_FIELDS]
-        )
-        for values, (name, column, _) in zip(categorical, _CATEGORICAL):
-            value = str(row[column]).strip()
-            if not value:
-                raise RecordError(source, line, name, "is empty")
-            values.append(value)
-        if width >= 42:
-            label = str(row[41]).strip()
-            if label not in ATTACK_FAMILIES:
-                raise RecordError(source, line, "label", f"unknown label {label!r}")
-            labels.append(label)
-        if width == 43:
-            try:
-                difficulty.append(int(str(row[42]).strip()))
-            except ValueError:
-                raise RecordError(
-                    source, line, "difficulty", f"{row[42]!r} is not an integer"
-                ) from None
+        For a malformed row, naming its line (row) number and field.
 
-    parsed = np.array(numeric, dtype=np.float64).reshape(
-        -1, len(_PARSED_NUMERIC_FIELDS)
-    )
-    keep = [i for i, c in enumerate(_PARSED_NUMERIC_FIELDS) if c != _DROPPED_FIELD]
-    return Records(
-        numeric=np.ascontiguousarray(parsed[:, keep]),
-        protocol_type=np.array(categorical[0], dtype=object),
-        service=np.array(categorical[1], dtype=object),
-        flag=np.array(categorical[2], dtype=object),
-        labels=np.array(labels, dtype=object) if width and width >= 42 else None,
-        difficulty=np.array(difficulty, dtype=np.int64) if width == 43 else None,
-        source=source,
-    )
+    Notes
+    -----
+    Numbers are decimal, with an optional sign, fraction and exponent, and
+    must be finite and non-negative; categories are matched exactly (case
+    matters, surrounding spaces do not). The compiled core does the parsing,
+    the same code that parses files and CSV text.
+    """
+    return parse_text("\n".join(_row_text(row) for row in rows), source)
 
 
 def read_records(path: str | os.PathLike) -> Records:
@@ -278,22 +291,9 @@ def read_records(path: str | os.PathLike) -> Records:
     Blank lines are skipped; line numbers in errors are those of the file.
     """
     path = os.fspath(path)
-    with open(path, newline="", encoding="utf-8") as f:
+    with open(path, "rb") as f:
         text = f.read()
-    return _parse_csv_text(text, path)
-
-
-def _parse_csv_text(text: str, source: str) -> Records:
-    numbered = [
-        (i, row) for i, row in enumerate(csv.reader(io.StringIO(text)), start=1) if row
-    ]
-    try:
-        records = parse_records((row for _, row in numbered), source)
-    except RecordError as e:
-        # parse_records counts non-blank rows; report the file's own line.
-        line = numbered[e.line - 1][0]
-        raise RecordError(source, line, e.field, str(e).split(": ", 1)[1]) from None
-    return records
+    return parse_text(text, path)
 
 
 @dataclass(frozen=True)
@@ -387,29 +387,14 @@ def encode(
     """
     if not isinstance(records, Records):
         records = parse_records(records)
-    n = len(records)
-    out = np.zeros((n, N_FEATURES), dtype=np.float32)
-    summary = EncodingReport(rows=n)
-
-    low = normalization.minimum.astype(np.float64)
-    span = normalization.maximum.astype(np.float64) - low
-    span[span == 0] = 1.0
-    scaled = ((records.numeric - low) / span).astype(np.float32)
-    outside = (scaled < 0) | (scaled > 1)
-    for i in np.flatnonzero(outside.any(axis=0)):
-        summary.clipped[NUMERIC_FEATURES[i]] = int(outside[:, i].sum())
-    out[:, : len(NUMERIC_FEATURES)] = np.clip(scaled, 0.0, 1.0)
-
-    offset = len(NUMERIC_FEATURES)
-    for (name, _, vocabulary), values in zip(
-        _CATEGORICAL, (records.protocol_type, records.service, records.flag)
-    ):
-        lookup = {v: i for i, v in enumerate(vocabulary)}
-        index = np.fromiter((lookup.get(v, -1) for v in values), np.int64, count=n)
-        known = index >= 0
-        out[np.flatnonzero(known), offset + index[known]] = 1.0
-        if not known.all():
-            summary.unknown[name] = Counter(values[~known].tolist())
-        offset += len(vocabulary)
-
+    out, clipped, unknown = _core.encode(
+        records.numeric, records.category, normalization.minimum, normalization.maximum
+    )
+    summary = EncodingReport(rows=len(records))
+    for i in np.flatnonzero(clipped):
+        summary.clipped[NUMERIC_FEATURES[i]] = int(clipped[i])
+    for c, (name, _, _) in enumerate(_CATEGORICAL):
+        if unknown[c]:
+            values = (records.protocol_type, records.service, records.flag)[c]
+            summary.unknown[name] = Counter(values[records.category[:, c] < 0].tolist())
     return (out, summary) if report else out

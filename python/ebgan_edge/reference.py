@@ -13,7 +13,7 @@ import numpy as np
 
 from ._api import BaseScorer
 from .features import Normalization
-from .model_file import ModelFile, ModelFileError, read_model
+from .model_file import LEAKY_SLOPE, ModelFile, read_model
 
 __all__ = ["TorchScorer"]
 
@@ -103,28 +103,32 @@ class TorchScorer(BaseScorer):
 
     def _forward(self, batch: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         torch = self._torch
-        from .model_file import LEAKY_SLOPE
-
         previous = torch.get_num_threads()
         torch.set_num_threads(self._threads)
         try:
             with torch.inference_mode():
                 # torch wants a writable buffer; a read-only batch is copied.
                 x = torch.from_numpy(batch if batch.flags.writeable else batch.copy())
-                y = self._forward_int8(x) if self.precision == "int8" else x
-                for weight, bias, leaky in [] if self.precision == "int8" else self._layers:
-                    y = torch.nn.functional.linear(y, weight, bias)
-                    if leaky:
-                        y = torch.nn.functional.leaky_relu(y, LEAKY_SLOPE)
+                if self.precision == "int8":
+                    y = self._forward_int8(x)
+                else:
+                    y = self._forward_float(x)
                 scores = ((y - x) ** 2).mean(dim=1)
                 return scores.numpy().astype(np.float32), y.numpy().astype(np.float32)
         finally:
             torch.set_num_threads(previous)
 
+    def _forward_float(self, x):
+        functional = self._torch.nn.functional
+        y = x
+        for weight, bias, leaky in self._layers:
+            y = functional.linear(y, weight, bias)
+            if leaky:
+                y = functional.leaky_relu(y, LEAKY_SLOPE)
+        return y
+
     def _forward_int8(self, x):
         torch = self._torch
-        from .model_file import LEAKY_SLOPE
-
         y = x
         for weight, weight_scale, bias, leaky in self._layers:
             peak = y.abs().amax(dim=1, keepdim=True)

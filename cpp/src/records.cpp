@@ -1,0 +1,175 @@
+#include "ebgan/records.h"
+
+#include <charconv>
+#include <cmath>
+#include <cstring>
+
+namespace ebgan {
+namespace {
+
+constexpr int kCategoricalFields[kCategoricalCount] = {kProtocolTypeField, kServiceField,
+                                                       kFlagField};
+constexpr int kVocabularySizes[kCategoricalCount] = {kProtocolTypeCount, kServiceCount,
+                                                     kFlagCount};
+const char* const* const kVocabularies[kCategoricalCount] = {kProtocolTypes, kServices, kFlags};
+
+std::string_view Trim(std::string_view s) {
+  while (!s.empty() && (s.front() == ' ' || s.front() == '\t')) s.remove_prefix(1);
+  while (!s.empty() && (s.back() == ' ' || s.back() == '\t' || s.back() == '\r'))
+    s.remove_suffix(1);
+  return s;
+}
+
+// The numeric feature index of each raw field, or -1 (categorical, dropped,
+// label, difficulty).
+constexpr std::array<int, kRawFieldCount> NumericSlots() {
+  std::array<int, kRawFieldCount> slots{};
+  for (int& s : slots) s = -1;
+  for (int i = 0; i < kNumericFeatureCount; ++i) slots[kNumericFeatureFields[i]] = i;
+  return slots;
+}
+constexpr std::array<int, kRawFieldCount> kNumericSlot = NumericSlots();
+
+std::string Quoted(std::string_view s) {
+  // Long values are cut: a 10 MB field should not become a 10 MB message.
+  constexpr size_t kShown = 40;
+  std::string out = "'" + std::string(s.substr(0, kShown));
+  out += s.size() > kShown ? "...'" : "'";
+  return out;
+}
+
+bool ParseNumber(std::string_view text, double* value, std::string* problem) {
+  std::string_view s = Trim(text);
+  if (!s.empty() && s.front() == '+') s.remove_prefix(1);
+  const char* end = s.data() + s.size();
+  auto [ptr, ec] = std::from_chars(s.data(), end, *value);
+  if (s.empty() || ec == std::errc::invalid_argument || ptr != end) {
+    *problem = Quoted(text) + " is not a number";
+    return false;
+  }
+  if (ec == std::errc::result_out_of_range || !std::isfinite(*value)) {
+    *problem = Quoted(text) + " is not a finite number";
+    return false;
+  }
+  if (*value < 0) {
+    *problem = "negative value " + Quoted(text);
+    return false;
+  }
+  return true;
+}
+
+}  // namespace
+
+int CategoryIndex(int categorical, std::string_view value) {
+  for (int i = 0; i < kVocabularySizes[categorical]; ++i)
+    if (value == kVocabularies[categorical][i]) return i;
+  return -1;
+}
+
+Status ParseRecords(std::string_view text, uint64_t first_line, ParsedRecords* out,
+                    RecordIssue* issue) {
+  auto fail = [&](uint64_t line, int field, std::string problem) {
+    issue->line = line;
+    issue->field = field;
+    issue->problem = std::move(problem);
+    return Status(StatusCode::kInvalidArgument, issue->problem);
+  };
+
+  std::string_view fields[44];
+  uint64_t line = first_line;
+  size_t pos = 0;
+  while (pos < text.size()) {
+    size_t eol = text.find('\n', pos);
+    if (eol == std::string_view::npos) eol = text.size();
+    const std::string_view record = text.substr(pos, eol - pos);
+    pos = eol + 1;
+    const uint64_t this_line = line++;
+    if (Trim(record).empty()) continue;
+
+    int count = 0;
+    size_t start = 0;
+    while (true) {
+      const size_t comma = record.find(',', start);
+      if (count < 44) fields[count] = record.substr(start, comma - start);
+      ++count;
+      if (comma == std::string_view::npos) break;
+      start = comma + 1;
+    }
+    if (count < 41 || count > 43) {
+      return fail(this_line, -1,
+                  "has " + std::to_string(count) + " fields, expected 41, 42 or 43");
+    }
+    if (out->fields == 0) {
+      out->fields = count;
+    } else if (count != out->fields) {
+      return fail(this_line, -1,
+                  "has " + std::to_string(count) + " fields, earlier rows had " +
+                      std::to_string(out->fields));
+    }
+
+    const size_t row = out->rows;
+    out->numeric.resize((row + 1) * kNumericFeatureCount);
+    out->category.resize((row + 1) * kCategoricalCount);
+    out->unknown_values.resize((row + 1) * kCategoricalCount);
+    std::string problem;
+    for (int f = 0; f < kRawFieldCount; ++f) {
+      if (f == kProtocolTypeField || f == kServiceField || f == kFlagField) continue;
+      double value;
+      if (!ParseNumber(fields[f], &value, &problem)) return fail(this_line, f, problem);
+      if (kNumericSlot[f] >= 0) out->numeric[row * kNumericFeatureCount + kNumericSlot[f]] = value;
+    }
+    for (int c = 0; c < kCategoricalCount; ++c) {
+      const std::string_view value = Trim(fields[kCategoricalFields[c]]);
+      if (value.empty()) return fail(this_line, kCategoricalFields[c], "is empty");
+      const int index = CategoryIndex(c, value);
+      out->category[row * kCategoricalCount + c] = int16_t(index);
+      if (index < 0) out->unknown_values[row * kCategoricalCount + c] = std::string(value);
+    }
+    if (count >= 42) out->labels.emplace_back(Trim(fields[41]));
+    if (count == 43) {
+      const std::string_view d = Trim(fields[42]);
+      int32_t level = 0;
+      auto [ptr, ec] = std::from_chars(d.data(), d.data() + d.size(), level);
+      if (d.empty() || ec != std::errc() || ptr != d.data() + d.size())
+        return fail(this_line, 42, Quoted(fields[42]) + " is not an integer");
+      out->difficulty.push_back(level);
+    }
+    out->lines.push_back(this_line);
+    out->rows = row + 1;
+  }
+  return Status::Ok();
+}
+
+void EncodeRecords(const double* numeric, const int16_t* category, size_t rows,
+                   const float* minimum, const float* maximum, float* out, EncodeStats* stats) {
+  double low[kNumericFeatureCount], span[kNumericFeatureCount];
+  for (int i = 0; i < kNumericFeatureCount; ++i) {
+    low[i] = minimum[i];
+    span[i] = double(maximum[i]) - double(minimum[i]);
+    if (span[i] == 0) span[i] = 1;
+  }
+  static constexpr int kOffsets[kCategoricalCount] = {kProtocolTypeOffset, kServiceOffset,
+                                                      kFlagOffset};
+  for (size_t r = 0; r < rows; ++r) {
+    float* y = out + r * kFeatureCount;
+    std::memset(y, 0, sizeof(float) * kFeatureCount);
+    for (int i = 0; i < kNumericFeatureCount; ++i) {
+      const float v = float((numeric[r * kNumericFeatureCount + i] - low[i]) / span[i]);
+      if (v < 0.0f || v > 1.0f) {
+        ++stats->clipped[i];
+        y[i] = v < 0.0f ? 0.0f : 1.0f;
+      } else {
+        y[i] = v;
+      }
+    }
+    for (int c = 0; c < kCategoricalCount; ++c) {
+      const int index = category[r * kCategoricalCount + c];
+      if (index < 0)
+        ++stats->unknown[c];
+      else
+        y[kOffsets[c] + index] = 1.0f;
+    }
+  }
+}
+
+}  // namespace ebgan
