@@ -154,3 +154,13 @@ def test_clipped_values_and_unknown_categories_are_reported(
     summary = json.loads(capsys.readouterr().err.strip().split(": ", 1)[1])
     assert summary["unknown_categories"] == {"service": 1}
     assert summary["clipped_values"]["src_bytes"] >= 1
+
+
+def test_verify_compares_kernels_with_the_torch_reference(tmp_path, model_path, capsys):
+    pytest.importorskip("torch")
+    path = write_csv(tmp_path / "r.csv", generate_rows(300, seed=27))
+    assert main(["verify", "--model", str(model_path), "--data", str(path)]) == 0
+    result = json.loads(capsys.readouterr().out)
+    assert result["records"] == 300 and result["verdict_flips"] == 0
+    assert result["max_relative_error"] < 1e-4
+    assert result["rank_correlation"] > 0.9999

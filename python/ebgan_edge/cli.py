@@ -15,7 +15,7 @@ from collections import Counter
 import numpy as np
 
 from . import __version__
-from .features import RecordError, encode, parse_text
+from .features import RecordError, encode, parse_text, read_records
 from .model_file import ModelFileError
 from .scorer import Scorer, available_kernels
 
@@ -145,6 +145,42 @@ def _info_command(args) -> int:
     return 0
 
 
+def _rank(values: np.ndarray) -> np.ndarray:
+    ranks = np.empty(len(values))
+    ranks[np.argsort(values, kind="stable")] = np.arange(len(values))
+    return ranks
+
+
+def _verify_command(args) -> int:
+    try:
+        from .reference import TorchScorer
+    except ImportError:
+        raise ValueError("verify needs torch: pip install 'ebgan-edge[train]'") from None
+
+    scorer = Scorer.load(args.model, kernel=args.kernel)
+    reference = TorchScorer.load(args.model)
+    records = read_records(args.data)
+    x = encode(records, scorer.normalization)
+    ours, truth = scorer.score(x), reference.score(x)
+    relative = np.abs(ours - truth) / np.maximum(truth, np.finfo(np.float32).tiny)
+    threshold = np.float32(scorer.threshold)
+    flips = (ours > threshold) != (truth > threshold)
+    result = {
+        "records": len(x),
+        "kernel": scorer.kernel,
+        "precision": scorer.precision,
+        "max_abs_error": float(np.abs(ours - truth).max(initial=0)),
+        "max_relative_error": float(relative.max(initial=0)),
+        "rank_correlation": float(np.corrcoef(_rank(ours), _rank(truth))[0, 1])
+        if len(x) > 1
+        else 1.0,
+        "verdict_flips": int(flips.sum()),
+        "flipped_lines": records.lines[flips][:20].tolist(),
+    }
+    print(json.dumps(result, indent=2))
+    return 0 if result["verdict_flips"] == 0 else 1
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="ebgan-edge",
@@ -182,6 +218,13 @@ def build_parser() -> argparse.ArgumentParser:
     info = commands.add_parser("info", help="describe a model file")
     model_options(info)
     info.set_defaults(run=_info_command)
+
+    verify = commands.add_parser(
+        "verify", help="compare the compiled kernels with the torch reference"
+    )
+    model_options(verify)
+    verify.add_argument("--data", required=True, help="NSL-KDD file to score")
+    verify.set_defaults(run=_verify_command)
 
     from .training import commands as training_commands
 
