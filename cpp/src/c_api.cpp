@@ -1,4 +1,5 @@
 // The C API over ebgan::Engine. No exception crosses this boundary.
+#include <algorithm>
 #include <cstring>
 #include <new>
 #include <string>
@@ -67,6 +68,70 @@ int ebgan_load_buffer(const void* data, size_t size, const char* kernel, ebgan_m
     ebgan::Status s = ebgan::ReadModel(static_cast<const uint8_t*>(data), size, &model);
     if (!s.ok()) return Report(s, error, error_size);
     return Finish(model, kernel, out, error, error_size);
+  } catch (const std::bad_alloc&) {
+    return Report({ebgan::StatusCode::kInvalidArgument, "out of memory"}, error, error_size);
+  }
+}
+
+int ebgan_load_static(const ebgan_static_model* model, const char* kernel, ebgan_model** out,
+                      char* error, size_t error_size) {
+  if (!model || !out)
+    return Report({ebgan::StatusCode::kInvalidArgument, "model and out must not be null"}, error,
+                  error_size);
+  *out = nullptr;
+  auto invalid = [&](const std::string& m) {
+    return Report({ebgan::StatusCode::kInvalidModel, "invalid static model: " + m}, error,
+                  error_size);
+  };
+  if (model->version != EBGAN_STATIC_MODEL_VERSION)
+    return invalid("version " + std::to_string(model->version) + ", this build reads " +
+                   std::to_string(EBGAN_STATIC_MODEL_VERSION));
+  if (model->precision < 0 || model->precision > 2)
+    return invalid("precision code " + std::to_string(model->precision));
+  if (!model->minimum || !model->maximum || !model->feature_names)
+    return invalid("normalisation or feature names missing");
+  if (ebgan::FeatureNamesJoined() != model->feature_names)
+    return invalid("trained on a different feature vocabulary or order than this build's");
+  try {
+    ebgan::ModelData data;
+    data.precision = ebgan::Precision(model->precision);
+    for (int l = 0; l < ebgan::kLayerCount; ++l) {
+      const ebgan_static_layer& src = model->layers[l];
+      ebgan::LayerData& layer = data.layers[l];
+      layer.in = ebgan::kLayerWidths[l];
+      layer.out = ebgan::kLayerWidths[l + 1];
+      layer.activation = ebgan::kLayerActivations[l];
+      const size_t n = size_t(layer.in) * layer.out;
+      if (!src.weight || !src.bias ||
+          (data.precision == ebgan::Precision::kInt8 && !src.weight_scale))
+        return invalid("layer " + std::to_string(l) + " has a null array");
+      switch (data.precision) {
+        case ebgan::Precision::kFp32: {
+          const auto* w = static_cast<const float*>(src.weight);
+          layer.weight_fp32.assign(w, w + n);
+          break;
+        }
+        case ebgan::Precision::kFp16: {
+          const auto* w = static_cast<const uint16_t*>(src.weight);
+          layer.weight_fp16.assign(w, w + n);
+          break;
+        }
+        case ebgan::Precision::kInt8: {
+          const auto* w = static_cast<const int8_t*>(src.weight);
+          layer.weight_int8.assign(w, w + n);
+          layer.weight_scale.assign(src.weight_scale, src.weight_scale + layer.out);
+          break;
+        }
+      }
+      layer.bias.assign(src.bias, src.bias + layer.out);
+    }
+    std::copy(model->minimum, model->minimum + ebgan::kNumericFeatureCount, data.minimum.begin());
+    std::copy(model->maximum, model->maximum + ebgan::kNumericFeatureCount, data.maximum.begin());
+    data.threshold = model->threshold;
+    data.metadata_json = model->metadata_json ? model->metadata_json : "";
+    ebgan::Status s = ebgan::ValidateModel(data);
+    if (!s.ok()) return Report(s, error, error_size);
+    return Finish(data, kernel, out, error, error_size);
   } catch (const std::bad_alloc&) {
     return Report({ebgan::StatusCode::kInvalidArgument, "out of memory"}, error, error_size);
   }

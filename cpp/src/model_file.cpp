@@ -152,14 +152,11 @@ Status ReadLayer(Cursor& c, Precision precision, int index, LayerData* layer) {
   layer->out = kLayerWidths[index + 1];
   layer->activation = kLayerActivations[index];
   const size_t n = size_t(layer->in) * layer->out;
-  const std::string name = LayerName(index);
 
   switch (precision) {
     case Precision::kFp32:
       layer->weight_fp32.resize(n);
       if (!c.F32s(layer->weight_fp32.data(), n)) return c.Truncated();
-      if (!AllFinite(layer->weight_fp32.data(), n))
-        return Invalid(name + " has a non-finite weight");
       break;
     case Precision::kFp16:
       layer->weight_fp16.resize(n);
@@ -167,33 +164,22 @@ Status ReadLayer(Cursor& c, Precision precision, int index, LayerData* layer) {
         uint8_t b[2];
         if (!c.Bytes(b, 2)) return c.Truncated();
         layer->weight_fp16[i] = uint16_t(b[0] | b[1] << 8);
-        if ((layer->weight_fp16[i] & 0x7c00) == 0x7c00)
-          return Invalid(name + " has a non-finite fp16 weight");
       }
       break;
     case Precision::kInt8:
       layer->weight_int8.resize(n);
-      if (!c.Bytes(layer->weight_int8.data(), n)) return c.Truncated();
-      for (int8_t w : layer->weight_int8)
-        if (w == -128) return Invalid(name + " has int8 weight -128; weights lie in [-127, 127]");
       layer->weight_scale.resize(layer->out);
-      if (!c.F32s(layer->weight_scale.data(), layer->out)) return c.Truncated();
-      for (float s : layer->weight_scale)
-        if (!(std::isfinite(s) && s > 0.0f))
-          return Invalid(name + " has a weight scale that is not a positive finite number");
+      if (!c.Bytes(layer->weight_int8.data(), n) ||
+          !c.F32s(layer->weight_scale.data(), layer->out))
+        return c.Truncated();
       break;
   }
   layer->bias.resize(layer->out);
   if (!c.F32s(layer->bias.data(), layer->out)) return c.Truncated();
-  if (!AllFinite(layer->bias.data(), layer->out)) return Invalid(name + " has a non-finite bias");
   if (precision == Precision::kInt8) {
     uint32_t zero_point;
     if (!c.F32(&layer->input_scale) || !c.U32(&zero_point)) return c.Truncated();
     layer->input_zero_point = int32_t(zero_point);
-    if (!(std::isfinite(layer->input_scale) && layer->input_scale >= 0.0f))
-      return Invalid(name + " has an input scale that is negative or not finite");
-    if (layer->input_zero_point < -128 || layer->input_zero_point > 255)
-      return Invalid(name + " has an input zero point outside [-128, 255]");
   }
   return Status::Ok();
 }
@@ -228,13 +214,6 @@ Status ReadNormalization(Cursor c, ModelData* model) {
   if (!c.F32s(model->minimum.data(), kNumericFeatureCount) ||
       !c.F32s(model->maximum.data(), kNumericFeatureCount) || !c.U32(&names_length))
     return c.Truncated();
-  for (int i = 0; i < kNumericFeatureCount; ++i) {
-    if (!std::isfinite(model->minimum[i]) || !std::isfinite(model->maximum[i]) ||
-        model->minimum[i] > model->maximum[i]) {
-      return Invalid("normalisation range of feature " + std::to_string(i) +
-                     " is not finite or has minimum above maximum");
-    }
-  }
   std::string names;
   if (!c.String(&names, names_length)) return c.Truncated();
   if (names != FeatureNamesJoined()) {
@@ -248,7 +227,6 @@ Status ReadNormalization(Cursor c, ModelData* model) {
 Status ReadThreshold(Cursor c, ModelData* model) {
   uint32_t length;
   if (!c.F32(&model->threshold) || !c.U32(&length)) return c.Truncated();
-  if (!std::isfinite(model->threshold)) return Invalid("threshold is not finite");
   if (!c.String(&model->calibration_json, length)) return c.Truncated();
   return c.CheckConsumed();
 }
@@ -293,6 +271,54 @@ uint32_t Crc32(const uint8_t* data, size_t size) {
   uint32_t crc = 0xFFFFFFFFu;
   for (size_t i = 0; i < size; ++i) crc = table[(crc ^ data[i]) & 0xFF] ^ (crc >> 8);
   return crc ^ 0xFFFFFFFFu;
+}
+
+Status ValidateModel(const ModelData& model) {
+  for (int l = 0; l < kLayerCount; ++l) {
+    const LayerData& layer = model.layers[l];
+    const std::string name = LayerName(l);
+    const size_t n = size_t(kLayerWidths[l]) * kLayerWidths[l + 1];
+    const size_t out = size_t(kLayerWidths[l + 1]);
+    if (layer.in != kLayerWidths[l] || layer.out != kLayerWidths[l + 1] ||
+        layer.activation != kLayerActivations[l] || layer.bias.size() != out)
+      return Invalid(name + " does not have the fixed architecture's shape");
+    switch (model.precision) {
+      case Precision::kFp32:
+        if (layer.weight_fp32.size() != n) return Invalid(name + " has the wrong weight count");
+        if (!AllFinite(layer.weight_fp32.data(), n))
+          return Invalid(name + " has a non-finite weight");
+        break;
+      case Precision::kFp16:
+        if (layer.weight_fp16.size() != n) return Invalid(name + " has the wrong weight count");
+        for (uint16_t h : layer.weight_fp16)
+          if ((h & 0x7c00) == 0x7c00) return Invalid(name + " has a non-finite fp16 weight");
+        break;
+      case Precision::kInt8:
+        if (layer.weight_int8.size() != n || layer.weight_scale.size() != out)
+          return Invalid(name + " has the wrong weight or scale count");
+        for (int8_t w : layer.weight_int8)
+          if (w == -128)
+            return Invalid(name + " has int8 weight -128; weights lie in [-127, 127]");
+        for (float s : layer.weight_scale)
+          if (!(std::isfinite(s) && s > 0.0f))
+            return Invalid(name + " has a weight scale that is not a positive finite number");
+        if (!(std::isfinite(layer.input_scale) && layer.input_scale >= 0.0f))
+          return Invalid(name + " has an input scale that is negative or not finite");
+        if (layer.input_zero_point < -128 || layer.input_zero_point > 255)
+          return Invalid(name + " has an input zero point outside [-128, 255]");
+        break;
+    }
+    if (!AllFinite(layer.bias.data(), out)) return Invalid(name + " has a non-finite bias");
+  }
+  for (int i = 0; i < kNumericFeatureCount; ++i) {
+    if (!std::isfinite(model.minimum[i]) || !std::isfinite(model.maximum[i]) ||
+        model.minimum[i] > model.maximum[i]) {
+      return Invalid("normalisation range of feature " + std::to_string(i) +
+                     " is not finite or has minimum above maximum");
+    }
+  }
+  if (!std::isfinite(model.threshold)) return Invalid("threshold is not finite");
+  return Status::Ok();
 }
 
 Status ReadModel(const uint8_t* data, size_t size, ModelData* out) {
@@ -381,7 +407,7 @@ Status ReadModel(const uint8_t* data, size_t size, ModelData* out) {
     Cursor meta = cursor(4);
     meta.String(&out->metadata_json, sections[4].size);
   }
-  return Status::Ok();
+  return ValidateModel(*out);
 }
 
 Status ReadModelFile(const std::string& path, ModelData* out) {

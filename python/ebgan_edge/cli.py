@@ -9,6 +9,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import re
 import sys
 from collections import Counter
 
@@ -16,7 +17,7 @@ import numpy as np
 
 from . import __version__
 from .features import RecordError, encode, parse_text, read_records
-from .model_file import ModelFileError
+from .model_file import ModelFileError, read_model
 from .scorer import Scorer, available_kernels
 
 _BATCH_ROWS = 4096
@@ -155,7 +156,9 @@ def _verify_command(args) -> int:
     try:
         from .reference import TorchScorer
     except ImportError:
-        raise ValueError("verify needs torch: pip install 'ebgan-edge[train]'") from None
+        raise ValueError(
+            "verify needs torch: pip install 'ebgan-edge[train]'"
+        ) from None
 
     scorer = Scorer.load(args.model, kernel=args.kernel)
     reference = TorchScorer.load(args.model)
@@ -179,6 +182,60 @@ def _verify_command(args) -> int:
     }
     print(json.dumps(result, indent=2))
     return 0 if result["verdict_flips"] == 0 else 1
+
+
+def _convert_command(args) -> int:
+    from .training.model_writer import write_model
+
+    source, target = args.input, args.out
+    suffix = os.path.splitext(target)[1].lower()
+    if source.lower().endswith(".onnx"):
+        from .training.onnx_io import import_onnx
+
+        like = read_model(args.like) if args.like else None
+        fields = import_onnx(source, like=like)
+        if args.precision != "fp32":
+            from .training.quantize import quantize_layers
+
+            fields["layers"] = quantize_layers(fields["layers"], args.precision)
+        write_model(target, **fields)
+        return 0
+
+    model = read_model(source)
+    if suffix == ".onnx":
+        from .training.onnx_io import export_onnx
+
+        export_onnx(model, target)
+    elif suffix == ".h":
+        from .training.c_header import write_c_header
+
+        name = args.name or re.sub(r"\W", "_", os.path.basename(target)[:-2])
+        write_c_header(model, target, name)
+    elif suffix == ".ebgan":
+        from .training.quantize import quantize_layers
+
+        if model.precision == args.precision:
+            layers = model.layers
+        elif model.precision == "fp32":
+            weights = zip(model.dequantized_weights(), model.layers)
+            layers = [{"weight": w, "bias": layer["bias"]} for w, layer in weights]
+            layers = quantize_layers(layers, args.precision)
+        else:
+            raise ValueError(
+                f"{source} is {model.precision}; precision is converted from fp32 only"
+            )
+        metadata = dict(model.metadata, precision=args.precision)
+        write_model(
+            target,
+            layers,
+            model.normalization,
+            model.threshold,
+            model.calibration,
+            metadata,
+        )
+    else:
+        raise ValueError(f"cannot convert to {target!r}: use .ebgan, .onnx or .h")
+    return 0
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -225,6 +282,25 @@ def build_parser() -> argparse.ArgumentParser:
     model_options(verify)
     verify.add_argument("--data", required=True, help="NSL-KDD file to score")
     verify.set_defaults(run=_verify_command)
+
+    convert = commands.add_parser(
+        "convert",
+        help="convert between model file, ONNX and C header",
+        description="MODEL.ebgan -> .onnx (fp32 graph with the score), .h (C arrays "
+        "for ebgan_load_static) or .ebgan (another precision); MODEL.onnx -> .ebgan.",
+    )
+    convert.add_argument("input", help="a .ebgan model file or an .onnx graph")
+    convert.add_argument("--out", required=True, help="output: .ebgan, .onnx or .h")
+    convert.add_argument(
+        "--precision", choices=("fp32", "fp16", "int8"), default="fp32"
+    )
+    convert.add_argument(
+        "--like",
+        help="model file to take normalisation and threshold "
+        "from, for ONNX graphs that do not carry them",
+    )
+    convert.add_argument("--name", help="C identifier of the model in a .h output")
+    convert.set_defaults(run=_convert_command)
 
     from .training import commands as training_commands
 

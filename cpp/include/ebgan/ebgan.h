@@ -38,6 +38,36 @@ int ebgan_load_file(const char* path, const char* kernel, ebgan_model** out, cha
 int ebgan_load_buffer(const void* data, size_t size, const char* kernel, ebgan_model** out,
                       char* error, size_t error_size);
 
+/* A model compiled into the program as constant arrays, as the header that
+ * `ebgan-edge convert MODEL --out NAME.h` writes: nothing is read from a
+ * file. Layer i has the fixed shape (out, in) of the architecture, weights
+ * row-major: float for fp32, IEEE binary16 bit patterns (uint16_t) for fp16,
+ * int8_t in [-127, 127] with per-output-channel `weight_scale` for int8. */
+#define EBGAN_STATIC_MODEL_VERSION 1
+#define EBGAN_LAYERS 6
+#define EBGAN_NUMERIC_FEATURES 37
+
+typedef struct ebgan_static_layer {
+  const void* weight;
+  const float* weight_scale; /* int8 only, else NULL */
+  const float* bias;
+} ebgan_static_layer;
+
+typedef struct ebgan_static_model {
+  int version;   /* EBGAN_STATIC_MODEL_VERSION */
+  int precision; /* 0 fp32, 1 fp16, 2 int8 */
+  ebgan_static_layer layers[EBGAN_LAYERS];
+  const float* minimum; /* [EBGAN_NUMERIC_FEATURES] */
+  const float* maximum;
+  float threshold;
+  const char* feature_names; /* '\n'-joined; must match this build's encoding */
+  const char* metadata_json;
+} ebgan_static_model;
+
+/* Loads a model from constant arrays, validated like a model file. */
+int ebgan_load_static(const ebgan_static_model* model, const char* kernel, ebgan_model** out,
+                      char* error, size_t error_size);
+
 /* Scores `rows` encoded records (row-major, EBGAN_FEATURES floats each, all
  * finite) into `scores`. Returns EBGAN_INVALID_ARGUMENT for a null pointer or
  * a non-finite input value, naming the row and column. */

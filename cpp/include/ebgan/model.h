@@ -71,6 +71,11 @@ inline constexpr uint64_t kMaxModelFileBytes = 64ull << 20;
 Status ReadModel(const uint8_t* data, size_t size, ModelData* out);
 Status ReadModelFile(const std::string& path, ModelData* out);
 
+// Checks the values of a model however it was built: shapes, finite weights,
+// biases, scales, normalisation and threshold, int8 ranges. ReadModel calls
+// it; so does every other way of making a ModelData.
+Status ValidateModel(const ModelData& model);
+
 // The feature names in encoding order, joined by '\n': the vocabulary
 // identity stored in, and checked against, every model file.
 std::string FeatureNamesJoined();
