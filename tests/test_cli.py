@@ -109,7 +109,8 @@ def test_info_describes_the_model(model_path, capsys):
     info = json.loads(capsys.readouterr().out)
     assert info["precision"] == "fp32" and info["threshold"] == pytest.approx(0.05)
     assert info["kernel"] in info["available_kernels"]
-    assert info["metadata"]["model_id"] == "test-1"
+    assert info["provenance"]["model_id"] == "test-1"
+    assert info["format_version"] == 1 and info["quantization"] is None
 
 
 def test_bad_records_can_be_skipped_and_are_reported(

@@ -133,14 +133,20 @@ def _write_scores(out, lines, scores, threshold, model_id, form) -> None:
 
 
 def _info_command(args) -> int:
+    from .model_file import FORMAT_VERSION, default_model_path
+
     scorer = Scorer.load(args.model, kernel=args.kernel)
+    metadata = dict(scorer.metadata)
     info = {
+        "model": os.fspath(args.model or default_model_path()),
+        "format_version": FORMAT_VERSION,
         "precision": scorer.precision,
         "threshold": scorer.threshold,
         "calibration": scorer.calibration,
+        "quantization": metadata.pop("quantization", None),
+        "provenance": metadata,
         "kernel": scorer.kernel,
-        "available_kernels": available_kernels(),
-        "metadata": scorer.metadata,
+        "available_kernels": available_kernels(scorer.precision),
     }
     print(json.dumps(info, indent=2, sort_keys=True))
     return 0
