@@ -25,11 +25,12 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 
-
 def tflite_paths(out_dir: Path, batch: int) -> tuple[Path, Path]:
     """The fp32 and int8 files for one batch size."""
-    return (out_dir / f"energy_b{batch}_fp32.tflite",
-            out_dir / f"energy_b{batch}_int8.tflite")
+    return (
+        out_dir / f"energy_b{batch}_fp32.tflite",
+        out_dir / f"energy_b{batch}_int8.tflite",
+    )
 
 
 def export(model_path: str, out_dir: str, batches: list[int]) -> None:

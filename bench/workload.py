@@ -21,7 +21,9 @@ from ebgan_edge import features as feature_schema
 from ebgan_edge.model_file import LEAKY_SLOPE, ModelFile
 
 REPO = Path(__file__).resolve().parents[1]
-DEFAULT_DATA = REPO.parent / "shared" / "datasets" / "nsl-kdd" / "KDDTrain+_20Percent.txt"
+DEFAULT_DATA = (
+    REPO.parent / "shared" / "datasets" / "nsl-kdd" / "KDDTrain+_20Percent.txt"
+)
 BATCH_SIZES = (1, 16, 256, 4096)
 # Rows every backend is checked on before it is timed: enough to include
 # normal traffic and every attack family of the training file.
@@ -118,15 +120,21 @@ def load_workload(
     model = read_model(model_path)
     if data_path is None:
         env = os.environ.get("EBGAN_BENCH_DATA")
-        data_path = Path(env) if env else (DEFAULT_DATA if DEFAULT_DATA.is_file() else None)
+        data_path = (
+            Path(env) if env else (DEFAULT_DATA if DEFAULT_DATA.is_file() else None)
+        )
 
     rng = np.random.default_rng(seed)
     if data_path is not None:
         from ebgan_edge import read_records
 
         encoded = encode(read_records(data_path), model.normalization)
-        source = {"kind": "file", "name": Path(data_path).name,
-                  "sha256": sha256_of(Path(data_path)), "rows_in_file": len(encoded)}
+        source = {
+            "kind": "file",
+            "name": Path(data_path).name,
+            "sha256": sha256_of(Path(data_path)),
+            "rows_in_file": len(encoded),
+        }
         pick = rng.permutation(len(encoded))[:rows]
         if len(pick) < rows:  # a short file: draw with replacement
             pick = rng.integers(0, len(encoded), rows)
@@ -135,7 +143,9 @@ def load_workload(
         encoded = encode(parse_records(synthetic_rows(rows, seed)), model.normalization)
         source = {"kind": "generated", "seed": seed}
     source.update(rows=rows, shuffle_seed=seed)
-    return Workload(model_path, model, np.ascontiguousarray(encoded, np.float32), source)
+    return Workload(
+        model_path, model, np.ascontiguousarray(encoded, np.float32), source
+    )
 
 
 def energy_module(model: ModelFile):

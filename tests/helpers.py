@@ -94,3 +94,22 @@ def model_file_bytes(seed: int = 0, threshold: float = 0.05, **kwargs) -> bytes:
         metadata={"model_id": f"test-{seed}"},
         **kwargs,
     )
+
+
+def assert_fp32_scores_close(scores, reference) -> None:
+    """The documented fp32 agreement bound (Fp32ScoreTolerance in kernel.h):
+    |s - s_ref| <= relative * s_ref + sqrt_term * sqrt(s_ref)."""
+    from ebgan_edge import _core
+
+    schema = _core.schema()
+    scores = np.asarray(scores, np.float64)
+    reference = np.asarray(reference, np.float64)
+    tolerance = schema["fp32_relative_bound"] * reference + schema[
+        "fp32_sqrt_bound"
+    ] * np.sqrt(reference)
+    excess = np.abs(scores - reference) - tolerance
+    worst = int(np.argmax(excess))
+    assert excess[worst] <= 0, (
+        f"row {worst}: score {scores[worst]!r} vs reference {reference[worst]!r}, "
+        f"tolerance {tolerance[worst]:.3g}"
+    )

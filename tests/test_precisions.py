@@ -3,15 +3,12 @@ reference of each precision, and int8 results identical on every kernel."""
 
 from __future__ import annotations
 
+import ebgan_edge
 import numpy as np
 import pytest
-from helpers import model_file_bytes, random_layers
-
-import ebgan_edge
 from ebgan_edge import Scorer, available_kernels, read_model
 from ebgan_edge.training.quantize import quantize_layers
-
-BOUND = ebgan_edge._core.schema()["fp32_relative_bound"]
+from helpers import assert_fp32_scores_close, model_file_bytes, random_layers
 
 
 def quantized_model(precision: str, seed: int = 5, layers=None) -> bytes:
@@ -39,7 +36,9 @@ def test_int8_weights_are_symmetric_per_channel():
         assert q["weight"].min() >= -127 and q["weight"].max() <= 127
         assert np.all(q["weight_scale"] > 0)
         peak_rows = np.abs(q["weight"]).max(axis=1)
-        assert np.all((peak_rows == 127) | (np.abs(float_layer["weight"]).max(axis=1) == 0))
+        assert np.all(
+            (peak_rows == 127) | (np.abs(float_layer["weight"]).max(axis=1) == 0)
+        )
         error = np.abs(q["weight"] * q["weight_scale"][:, None] - float_layer["weight"])
         assert np.all(error <= q["weight_scale"][:, None] / 2 * (1 + 1e-6))
     assert np.all(quantized[3]["weight"][4] == 0)
@@ -48,18 +47,22 @@ def test_int8_weights_are_symmetric_per_channel():
 
 
 def test_fp16_model_scores_like_its_reference():
-    reference = pytest.importorskip("ebgan_edge.reference", reason="torch is not installed")
+    reference = pytest.importorskip(
+        "ebgan_edge.reference", reason="torch is not installed"
+    )
     data = quantized_model("fp16")
     assert read_model(data).precision == "fp16"
     expected = reference.TorchScorer.load(data).score(inputs())
     for kernel in available_kernels("fp16"):
         scores = Scorer.load(data, kernel=kernel).score(inputs())
-        assert np.max(np.abs(scores - expected) / expected) <= BOUND, kernel
+        assert_fp32_scores_close(scores, expected)
 
 
 @pytest.mark.parametrize("kernel", available_kernels("int8"))
 def test_int8_kernel_reconstructs_exactly_like_the_reference(kernel):
-    reference = pytest.importorskip("ebgan_edge.reference", reason="torch is not installed")
+    reference = pytest.importorskip(
+        "ebgan_edge.reference", reason="torch is not installed"
+    )
     data = quantized_model("int8")
     ours = Scorer.load(data, kernel=kernel)
     torch_scorer = reference.TorchScorer.load(data)
@@ -92,7 +95,9 @@ def test_int8_extremes_do_not_overflow():
     x = np.ones((4, 121), np.float32)
     x[1] = 0
     x[2, ::2] = 0
-    reference = pytest.importorskip("ebgan_edge.reference", reason="torch is not installed")
+    reference = pytest.importorskip(
+        "ebgan_edge.reference", reason="torch is not installed"
+    )
     expected = reference.TorchScorer.load(data).reconstruct(x)
     assert np.all(np.isfinite(expected))
     for kernel in available_kernels("int8"):
@@ -111,5 +116,7 @@ def test_a_kernel_without_an_int8_implementation_is_refused():
     missing = set(available_kernels("fp32")) - set(available_kernels("int8"))
     data = quantized_model("int8")
     for kernel in missing:
-        with pytest.raises(ebgan_edge.ModelFileError, match="has no int8 implementation"):
+        with pytest.raises(
+            ebgan_edge.ModelFileError, match="has no int8 implementation"
+        ):
             Scorer.load(data, kernel=kernel)

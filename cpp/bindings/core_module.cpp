@@ -316,6 +316,7 @@ py::dict Schema() {
   d["magic"] = py::bytes(ebgan::kModelMagic, sizeof(ebgan::kModelMagic));
   d["max_model_bytes"] = ebgan::kMaxModelFileBytes;
   d["fp32_relative_bound"] = ebgan::kFp32RelativeBound;
+  d["fp32_sqrt_bound"] = ebgan::kFp32SqrtBound;
   return d;
 }
 

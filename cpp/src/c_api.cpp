@@ -153,6 +153,50 @@ int ebgan_score(const ebgan_model* model, const float* input, size_t rows, float
   return EBGAN_OK;
 }
 
+int ebgan_score_csv(const ebgan_model* model, const char* text, size_t length, float* scores,
+                    size_t capacity, ebgan_record_stats* stats, char* error, size_t error_size) {
+  if (!model || (length > 0 && !text) || (capacity > 0 && !scores))
+    return Report({ebgan::StatusCode::kInvalidArgument, "model, text and scores must not be null"},
+                  error, error_size);
+  ebgan_record_stats local{};
+  try {
+    std::vector<float> out;
+    std::vector<uint64_t> lines;
+    ebgan::EncodeStats encode_stats;
+    ebgan::RecordIssue issue;
+    ebgan::Status s = model->engine->ScoreText(std::string_view(text ? text : "", length), 1,
+                                               &out, &lines, &encode_stats, &issue);
+    if (!s.ok()) {
+      local.error_line = size_t(issue.line);
+      std::string where = "line " + std::to_string(issue.line);
+      if (issue.field >= 0) {
+        where += ", field '";
+        where += issue.field < ebgan::kRawFieldCount ? ebgan::kRawFieldNames[issue.field]
+                 : issue.field == 41                 ? "label"
+                                                     : "difficulty";
+        where += "'";
+      }
+      if (stats) *stats = local;
+      return Report({s.code(), where + ": " + issue.problem}, error, error_size);
+    }
+    if (out.size() > capacity) {
+      if (stats) *stats = local;
+      return Report({ebgan::StatusCode::kInvalidArgument,
+                     "text holds " + std::to_string(out.size()) + " records, scores has room for " +
+                         std::to_string(capacity)},
+                    error, error_size);
+    }
+    std::copy(out.begin(), out.end(), scores);
+    local.records = out.size();
+    for (uint64_t c : encode_stats.clipped) local.clipped_values += size_t(c);
+    for (uint64_t u : encode_stats.unknown) local.unknown_categories += size_t(u);
+    if (stats) *stats = local;
+    return EBGAN_OK;
+  } catch (const std::bad_alloc&) {
+    return Report({ebgan::StatusCode::kInvalidArgument, "out of memory"}, error, error_size);
+  }
+}
+
 float ebgan_threshold(const ebgan_model* model) {
   return model ? model->engine->model().threshold : 0.0f;
 }

@@ -246,6 +246,21 @@ void Engine::Score(const float* input, size_t rows, float* scores, float* recons
   for (size_t i = 0; i < started; ++i) pool[i].join();
 }
 
+Status Engine::ScoreText(std::string_view text, uint64_t first_line, std::vector<float>* scores,
+                         std::vector<uint64_t>* lines, EncodeStats* stats, RecordIssue* issue,
+                         int threads) const {
+  ParsedRecords parsed;
+  Status s = ParseRecords(text, first_line, &parsed, issue);
+  if (!s.ok()) return s;
+  std::vector<float> features(parsed.rows * kFeatureCount);
+  EncodeRecords(parsed.numeric.data(), parsed.category.data(), parsed.rows, model_.minimum.data(),
+                model_.maximum.data(), features.data(), stats);
+  scores->resize(parsed.rows);
+  Score(features.data(), parsed.rows, scores->data(), nullptr, threads);
+  *lines = std::move(parsed.lines);
+  return Status::Ok();
+}
+
 bool FindNonFinite(const float* input, size_t rows, size_t* row, size_t* column) {
   const size_t n = rows * kFeatureCount;
   for (size_t i = 0; i < n; ++i) {

@@ -29,14 +29,25 @@ bool Selected(const char* name, const std::vector<std::string>& prefixes) {
 
 }  // namespace
 
-Registrar::Registrar(const char* name, CaseFn fn) { Cases().push_back({name, fn}); }
+Registrar::Registrar(const char* name, CaseFn fn) {
+  Cases().push_back({name, fn});
+}
 
 void Fail(const char* file, int line, const std::string& what) {
   ++g_failures;
   std::printf("%s:%d: FAILED %s\n", file, line, what.c_str());
 }
 
-const std::string& ModelPath() { return g_model_path; }
+const std::string& ModelPath() {
+  return g_model_path;
+}
+
+std::vector<ebgan::Isa> Fp32Isas() {
+  std::vector<ebgan::Isa> out;
+  for (ebgan::Isa isa : ebgan::UsableIsas())
+    if (ebgan::HasKernel(ebgan::Precision::kFp32, isa)) out.push_back(isa);
+  return out;
+}
 
 }  // namespace ebgan_test
 
@@ -58,7 +69,9 @@ int main(int argc, char** argv) {
   std::string usable;
   for (ebgan::Isa isa : ebgan::UsableIsas()) usable += std::string(" ") + ebgan::IsaName(isa);
   std::printf("usable kernels:%s\n", usable.c_str());
-  std::printf("auto kernel: %s\n", ebgan::IsaName(ebgan::BestIsa()));
+  // What "auto" picks here, per precision; the ARM runs check these lines.
+  std::printf("auto kernel: %s\n", ebgan::IsaName(ebgan::BestIsaFor(ebgan::Precision::kFp32)));
+  std::printf("auto int8 kernel: %s\n", ebgan::IsaName(ebgan::BestIsaFor(ebgan::Precision::kInt8)));
 
   for (const auto& p : prefixes) {
     bool any = false;

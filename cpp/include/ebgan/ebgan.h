@@ -74,6 +74,23 @@ int ebgan_load_static(const ebgan_static_model* model, const char* kernel, ebgan
 int ebgan_score(const ebgan_model* model, const float* input, size_t rows, float* scores,
                 char* error, size_t error_size);
 
+/* What the encoding of raw records had to bend (see ebgan_score_csv). */
+typedef struct ebgan_record_stats {
+  size_t records;            /* records scored */
+  size_t clipped_values;     /* numeric values outside the training range, clipped */
+  size_t unknown_categories; /* protocol/service/flag values not in the vocabulary */
+  size_t error_line;         /* on EBGAN_INVALID_ARGUMENT: the bad record's line */
+} ebgan_record_stats;
+
+/* Scores raw NSL-KDD records given as CSV text (one record per line, 41
+ * fields, optionally followed by label and difficulty; blank lines skipped),
+ * encoding them with the model's normalisation. Writes at most `capacity`
+ * scores; a text with more records is refused with EBGAN_INVALID_ARGUMENT
+ * before anything is scored. A malformed record is refused with its line
+ * and field named in `error`, and its line in stats->error_line. */
+int ebgan_score_csv(const ebgan_model* model, const char* text, size_t length, float* scores,
+                    size_t capacity, ebgan_record_stats* stats, char* error, size_t error_size);
+
 /* The decision threshold stored in the model: a score above it is an attack. */
 float ebgan_threshold(const ebgan_model* model);
 

@@ -10,6 +10,7 @@
 #include "ebgan/kernel.h"
 #include "ebgan/kernel_int8.h"
 #include "ebgan/model.h"
+#include "ebgan/records.h"
 
 namespace ebgan {
 
@@ -44,6 +45,14 @@ class Engine {
   // started for this call only; never allocates when threads == 1.
   void Score(const float* input, size_t rows, float* scores, float* reconstruction,
              int threads = 1) const;
+
+  // Parses CSV records (see ParseRecords), encodes them with the model's
+  // normalisation and scores them. `scores` and `lines` get one entry per
+  // record; `stats` counts clipped values and unknown categories. This path
+  // allocates (it holds the parsed and encoded records); Score() does not.
+  Status ScoreText(std::string_view text, uint64_t first_line, std::vector<float>* scores,
+                   std::vector<uint64_t>* lines, EncodeStats* stats, RecordIssue* issue,
+                   int threads = 1) const;
 
   Isa isa() const { return isa_; }
   const ModelData& model() const { return model_; }

@@ -1,0 +1,576 @@
+"""Every runtime the benchmarks compare, behind one call: scores = run(batch).
+
+Each backend computes the same thing from the same model file: the anomaly
+score (mean squared reconstruction error per row) of a C-contiguous (n, 121)
+float32 batch, returned as an (n,) float32 array. Exported graphs (ONNX,
+TorchScript, ExecuTorch, LiteRT) include the score reduction, so no backend
+hands work back to Python. A backend that is not installed raises
+:class:`Unavailable` with the reason; one that computes wrong scores raises
+:class:`WrongScores` and is never timed.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import workload as wl
+from ebgan_edge import Scorer, available_kernels
+from ebgan_edge.model_file import LEAKY_SLOPE
+
+# Agreement with ebgan_edge.reference.TorchScorer, per row:
+#   |score - reference| <= relative * reference + absolute.
+# fp32 backends differ only in summation order and FMA contraction: scores
+# agree to a few units in the 6th digit, the bound leaves 20x headroom.
+# Dynamic int8 quantises every activation row to 8 bits, so its error is
+# noise of a fixed absolute size; rows with a tiny score see large relative
+# errors. On the check batch the median relative error and the share of equal
+# verdicts at the model's threshold are also bounded.
+TOLERANCES = {
+    "fp32": {"relative": 1e-4, "absolute": 1e-8},
+    "int8": {
+        "relative": 0.3,
+        "absolute": 1e-3,
+        "median_relative": 0.05,
+        "verdict_agreement": 0.99,
+    },
+}
+
+FIXED_BACKENDS = (
+    "torch-eager",
+    "torchscript",
+    "onnxruntime-fp32",
+    "onnxruntime-int8",
+    "executorch-xnnpack",
+    "litert-fp32",
+    "litert-int8",
+    "numpy",
+)
+
+
+def backend_names() -> list[str]:
+    """All backends, with one ebgan-edge entry per kernel usable here."""
+    return [*FIXED_BACKENDS, *(f"ebgan-edge[{k}]" for k in available_kernels())]
+
+
+class Unavailable(RuntimeError):
+    """The backend cannot run here; the message says why."""
+
+
+class WrongScores(AssertionError):
+    """The backend's scores disagree with the reference beyond the tolerance."""
+
+
+@dataclass
+class Backend:
+    name: str
+    threads: int
+    precision: str  # "fp32" or "int8": which TOLERANCES row applies
+    run: Callable[[np.ndarray], np.ndarray]
+    # Called once per batch size before timing: builds per-shape state.
+    prepare: Callable[[int], None] = lambda rows: None
+    details: dict = field(default_factory=dict)
+
+
+# -- thread settings of the runtimes that keep them process-wide ---------------
+
+# ExecuTorch's XNNPACK pool is process-wide, and a program loaded before the
+# pool is resized keeps a pointer into the old pool (running it then crashes).
+# Every loaded program registers a reload here, run after each resize.
+_executorch_reloads: list[Callable[[], None]] = []
+
+
+def apply_threads(threads: int) -> None:
+    """Set torch's intra-op threads, the BLAS under numpy and ExecuTorch's
+    XNNPACK pool to ``threads``. ONNX Runtime, LiteRT and ebgan-edge take
+    their thread count per runtime object (inference graph, interpreter, scorer)."""
+    import torch
+
+    if torch.get_num_threads() != threads:
+        torch.set_num_threads(threads)
+    try:
+        from threadpoolctl import threadpool_limits
+    except ImportError:  # numpy's BLAS then keeps its own default
+        pass
+    else:
+        threadpool_limits(limits=threads)
+    executorch = sys.modules.get("executorch.extension.pybindings.portable_lib")
+    if executorch is not None and executorch._threadpool_get_thread_count() != threads:
+        executorch._unsafe_reset_threadpool(threads)
+        for reload in _executorch_reloads:
+            reload()
+
+
+def thread_settings() -> dict:
+    """The thread settings currently in force, for the record."""
+    import torch
+
+    out = {
+        "torch_intra_op": torch.get_num_threads(),
+        "torch_inter_op": torch.get_num_interop_threads(),
+    }
+    try:
+        from threadpoolctl import threadpool_info
+    except ImportError:
+        out["blas"] = "threadpoolctl not installed: BLAS threads not limited"
+    else:
+        out["blas"] = [
+            {k: p.get(k) for k in ("internal_api", "num_threads", "version")}
+            for p in threadpool_info()
+        ]
+    pl = sys.modules.get("executorch.extension.pybindings.portable_lib")
+    if pl is not None:
+        out["executorch_xnnpack"] = pl._threadpool_get_thread_count()
+    return out
+
+
+# -- checking ------------------------------------------------------------------
+
+
+def check_scores(
+    name: str,
+    precision: str,
+    scores,
+    reference: np.ndarray,
+    threshold: float,
+    whole_batch: bool = False,
+) -> dict:
+    """Compare scores with the reference; raise WrongScores naming the worst row.
+
+    ``whole_batch`` adds the statistical bounds of the int8 row (median
+    relative error, verdict agreement), meaningful on the check batch only.
+    Returns the measured errors.
+    """
+    tol = TOLERANCES[precision]
+    scores = np.asarray(scores, np.float32).reshape(-1)
+    if scores.shape != reference.shape:
+        raise WrongScores(
+            f"{name}: scores have shape {scores.shape}, expected {reference.shape}"
+        )
+    error = np.abs(scores.astype(np.float64) - reference)
+    bound = tol["relative"] * np.abs(reference) + tol["absolute"]
+    if not np.all(error <= bound):  # also catches NaN
+        row = (
+            int(np.nanargmax(error - bound))
+            if np.isfinite(error).all()
+            else int(np.flatnonzero(~np.isfinite(error))[0])
+        )
+        raise WrongScores(
+            f"{name}: row {row} scores {scores[row]!r}, reference "
+            f"{reference[row]!r}, allowed difference {bound[row]:.3g}"
+        )
+    relative = error / np.maximum(np.abs(reference), 1e-12)
+    measured = {
+        "max_relative": float(relative.max()),
+        "median_relative": float(np.median(relative)),
+        "verdict_agreement": float(
+            np.mean((scores > threshold) == (reference > threshold))
+        ),
+    }
+    if whole_batch and "median_relative" in tol:
+        if measured["median_relative"] > tol["median_relative"]:
+            raise WrongScores(
+                f"{name}: median relative error "
+                f"{measured['median_relative']:.3g} exceeds "
+                f"{tol['median_relative']}"
+            )
+        if measured["verdict_agreement"] < tol["verdict_agreement"]:
+            raise WrongScores(
+                f"{name}: verdicts agree on "
+                f"{measured['verdict_agreement']:.2%} of rows, below "
+                f"{tol['verdict_agreement']:.0%}"
+            )
+    return measured
+
+
+# -- the backends ----------------------------------------------------------------
+
+
+class BackendFactory:
+    """Builds backends for one workload, exporting models into the cache once.
+
+    Every backend returned by :meth:`build` has passed the check against
+    ``TorchScorer`` on the check batch; :meth:`prepare` checks it again on
+    each batch size before that size is timed.
+    """
+
+    def __init__(self, workload: wl.Workload, batch_sizes=wl.BATCH_SIZES):
+        self.workload = workload
+        self.batch_sizes = tuple(sorted(set(batch_sizes) | {wl.CHECK_ROWS}))
+        digest = wl.sha256_of(workload.model_path)[:16]
+        self.cache = wl.cache_dir() / digest
+        self.cache.mkdir(parents=True, exist_ok=True)
+        self._reference: dict[int, np.ndarray] = {}
+        self._checked: set[tuple[str, int, int]] = set()
+        self.errors: dict[str, dict] = {}
+
+    # reference scores, computed once per batch size
+    def reference(self, rows: int) -> np.ndarray:
+        if rows not in self._reference:
+            from ebgan_edge.reference import TorchScorer
+
+            scorer = TorchScorer(self.workload.model)
+            self._reference[rows] = scorer.score(self.workload.batch(rows)).astype(
+                np.float64
+            )
+        return self._reference[rows]
+
+    def build(self, name: str, threads: int) -> Backend:
+        """A checked backend; raises Unavailable or WrongScores."""
+        if name.startswith("ebgan-edge["):
+            backend = self._ebgan_edge(name[len("ebgan-edge[") : -1], threads)
+        else:
+            maker = getattr(self, "_" + name.replace("-", "_"), None)
+            if maker is None:
+                raise Unavailable(f"unknown backend {name!r}")
+            backend = maker(threads)
+        backend.name = name
+        self.verify(backend, wl.CHECK_ROWS, whole_batch=True)
+        return backend
+
+    def prepare(self, backend: Backend, rows: int) -> None:
+        """Build per-shape state and check the scores at this batch size."""
+        backend.prepare(rows)
+        self.verify(backend, rows)
+
+    def verify(self, backend: Backend, rows: int, whole_batch: bool = False) -> None:
+        key = (backend.name, backend.threads, rows)
+        if key in self._checked:
+            return
+        backend.prepare(rows)
+        apply_threads(backend.threads)
+        scores = backend.run(self.workload.batch(rows))
+        measured = check_scores(
+            backend.name,
+            backend.precision,
+            scores,
+            self.reference(rows),
+            self.workload.model.threshold,
+            whole_batch,
+        )
+        if whole_batch:
+            self.errors[backend.name] = measured
+        self._checked.add(key)
+
+    # -- torch -----------------------------------------------------------------
+
+    def _torch_eager(self, threads: int) -> Backend:
+        import torch
+
+        module = wl.energy_module(self.workload.model)
+
+        def run(batch):
+            with torch.inference_mode():
+                return module(torch.from_numpy(batch)).numpy()
+
+        return Backend(
+            "",
+            threads,
+            "fp32",
+            run,
+            details={"version": torch.__version__, "mode": "inference_mode"},
+        )
+
+    def _torchscript(self, threads: int) -> Backend:
+        import torch
+
+        path = self.cache / f"energy.torch-{torch.__version__}.pt"
+        if not path.exists():
+            module = wl.energy_module(self.workload.model)
+            traced = torch.jit.trace(module, torch.from_numpy(self.workload.batch(8)))
+            torch.jit.save(torch.jit.freeze(traced), str(path))
+        module = torch.jit.load(str(path)).eval()
+
+        def run(batch):
+            with torch.inference_mode():
+                return module(torch.from_numpy(batch)).numpy()
+
+        return Backend(
+            "",
+            threads,
+            "fp32",
+            run,
+            details={"version": torch.__version__, "build": "trace + freeze"},
+        )
+
+    # -- ONNX Runtime ----------------------------------------------------------
+
+    def _onnx_file(self, int8: bool) -> Path:
+        import onnxruntime
+        import torch
+
+        fp32 = self.cache / f"energy.torch-{torch.__version__}.onnx"
+        if not fp32.exists():
+            module = wl.energy_module(self.workload.model)
+            sample = torch.from_numpy(self.workload.batch(8))
+            torch.onnx.export(
+                module,
+                (sample,),
+                str(fp32),
+                dynamo=True,
+                dynamic_shapes=({0: torch.export.Dim("batch")},),
+                input_names=["records"],
+                output_names=["energy"],
+                external_data=False,
+                verbose=False,
+            )
+        if not int8:
+            return fp32
+        quantized = fp32.with_name(
+            f"{fp32.stem}.ort-{onnxruntime.__version__}-int8.onnx"
+        )
+        if not quantized.exists():
+            from onnxruntime.quantization import QuantType, quantize_dynamic
+
+            quantize_dynamic(
+                str(fp32), str(quantized), weight_type=QuantType.QInt8, per_channel=True
+            )
+        return quantized
+
+    def _onnxruntime(self, threads: int, int8: bool) -> Backend:
+        try:
+            import onnxruntime as ort
+        except ImportError as e:
+            raise Unavailable(f"onnxruntime is not installed ({e})") from None
+        options = ort.SessionOptions()
+        options.intra_op_num_threads = threads
+        options.inter_op_num_threads = 1
+        options.execution_mode = ort.ExecutionMode.ORT_SEQUENTIAL
+        options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
+        graph = ort.InferenceSession(
+            str(self._onnx_file(int8)), options, providers=["CPUExecutionProvider"]
+        )
+        input_name = graph.get_inputs()[0].name
+
+        def run(batch):
+            return graph.run(None, {input_name: batch})[0]
+
+        return Backend(
+            "",
+            threads,
+            "int8" if int8 else "fp32",
+            run,
+            details={
+                "version": ort.__version__,
+                "quantization": "dynamic, per-channel int8 weights" if int8 else "none",
+                "spinning": "default (intra-op threads spin)",
+            },
+        )
+
+    def _onnxruntime_fp32(self, threads: int) -> Backend:
+        return self._onnxruntime(threads, int8=False)
+
+    def _onnxruntime_int8(self, threads: int) -> Backend:
+        return self._onnxruntime(threads, int8=True)
+
+    # -- ExecuTorch ------------------------------------------------------------
+
+    def _executorch_xnnpack(self, threads: int) -> Backend:
+        try:
+            from importlib.metadata import version
+
+            import torch
+
+            et_version = version("executorch")
+        except Exception as e:
+            raise Unavailable(f"executorch is not installed ({e})") from None
+        # The batch dimension is bounded at export: the bound names the file.
+        bound = max(max(self.batch_sizes), max(wl.BATCH_SIZES))
+        path = self.cache / f"energy.executorch-{et_version}.xnnpack.max{bound}.pte"
+        if not path.exists():
+            self._export_executorch(path, bound)
+        from executorch.extension.pybindings import portable_lib
+
+        loaded = {"program": portable_lib._load_for_executorch(str(path))}
+
+        def reload():
+            loaded["program"] = portable_lib._load_for_executorch(str(path))
+
+        _executorch_reloads.append(reload)
+
+        def run(batch):
+            return loaded["program"].forward((torch.from_numpy(batch),))[0].numpy()
+
+        return Backend(
+            "",
+            threads,
+            "fp32",
+            run,
+            details={
+                "version": et_version,
+                "delegate": "XNNPACK",
+                "threads": "process-wide XNNPACK pool",
+            },
+        )
+
+    def _export_executorch(self, path: Path, bound: int) -> None:
+        import torch
+        from executorch.backends.xnnpack.partition.xnnpack_partitioner import (
+            XnnpackPartitioner,
+        )
+        from executorch.exir import to_edge_transform_and_lower
+
+        module = wl.energy_module(self.workload.model)
+        sample = torch.from_numpy(self.workload.batch(8))
+        batch = torch.export.Dim("batch", min=1, max=bound)
+        program = torch.export.export(module, (sample,), dynamic_shapes=({0: batch},))
+        lowered = to_edge_transform_and_lower(
+            program, partitioner=[XnnpackPartitioner()]
+        )
+        path.write_bytes(lowered.to_executorch().buffer)
+
+    # -- LiteRT ----------------------------------------------------------------
+
+    def _tflite_files(self) -> Path:
+        """Exports the fixed-shape flatbuffers (see export_tflite.py) if missing."""
+        from export_tflite import tflite_paths
+
+        out = self.cache / "tflite"
+        missing = [
+            b
+            for b in self.batch_sizes
+            if not all(p.exists() for p in tflite_paths(out, b))
+        ]
+        if not missing:
+            return out
+        script = Path(__file__).with_name("export_tflite.py")
+        try:
+            import litert_torch  # noqa: F401
+
+            python = sys.executable
+        except ImportError:
+            python = os.environ.get("EBGAN_BENCH_LITERT_PYTHON")
+            if not python:
+                raise Unavailable(
+                    "litert-torch (needed to write the .tflite files) is not "
+                    "installed; install it, or name an interpreter that has it "
+                    "in EBGAN_BENCH_LITERT_PYTHON"
+                ) from None
+        env = dict(os.environ)
+        package_dir = str(Path(wl.__file__).resolve().parents[1] / "python")
+        env["PYTHONPATH"] = os.pathsep.join(
+            p for p in (package_dir, env.get("PYTHONPATH", "")) if p
+        )
+        result = subprocess.run(
+            [
+                python,
+                str(script),
+                str(self.workload.model_path),
+                str(out),
+                *map(str, missing),
+            ],
+            env=env,
+            capture_output=True,
+            text=True,
+        )
+        if result.returncode != 0:
+            tail = result.stderr.strip().splitlines()[-1:] or ["(no message)"]
+            raise Unavailable(f"the .tflite export failed: {tail[0]}")
+        return out
+
+    def _litert(self, threads: int, int8: bool) -> Backend:
+        try:
+            from ai_edge_litert.interpreter import Interpreter
+        except ImportError as e:
+            raise Unavailable(f"ai-edge-litert is not installed ({e})") from None
+        from importlib.metadata import version
+
+        from export_tflite import tflite_paths
+
+        out = self._tflite_files()
+        interpreters: dict[int, tuple] = {}
+
+        def prepare(rows):
+            if rows in interpreters:
+                return
+            path = tflite_paths(out, rows)[1 if int8 else 0]
+            if not path.exists():
+                raise Unavailable(f"no .tflite file for batch size {rows}")
+            interpreter = Interpreter(model_path=str(path), num_threads=threads)
+            interpreter.allocate_tensors()
+            interpreters[rows] = (
+                interpreter,
+                interpreter.get_input_details()[0]["index"],
+                interpreter.get_output_details()[0]["index"],
+            )
+
+        def run(batch):
+            interpreter, source, sink = interpreters[len(batch)]
+            interpreter.set_tensor(source, batch)
+            interpreter.invoke()
+            return interpreter.get_tensor(sink)
+
+        return Backend(
+            "",
+            threads,
+            "int8" if int8 else "fp32",
+            run,
+            prepare,
+            details={
+                "version": version("ai-edge-litert"),
+                "delegate": "XNNPACK (default delegate)",
+                "shapes": "one flatbuffer per batch size",
+                "quantization": "dynamic_wi8_afp32" if int8 else "none",
+            },
+        )
+
+    def _litert_fp32(self, threads: int) -> Backend:
+        return self._litert(threads, int8=False)
+
+    def _litert_int8(self, threads: int) -> Backend:
+        return self._litert(threads, int8=True)
+
+    # -- numpy and ebgan-edge --------------------------------------------------
+
+    def _numpy(self, threads: int) -> Backend:
+        layers = [
+            (
+                np.ascontiguousarray(w.T),
+                np.asarray(layer["bias"], np.float32),
+                bool(layer["leaky_relu"]),
+            )
+            for w, layer in zip(
+                self.workload.model.dequantized_weights(), self.workload.model.layers
+            )
+        ]
+        slope = np.float32(LEAKY_SLOPE)
+
+        def run(batch):
+            y = batch
+            for weight_t, bias, leaky in layers:
+                y = y @ weight_t
+                y += bias
+                if leaky:  # slope < 1, so LeakyReLU(y) = max(y, slope * y)
+                    np.maximum(y, slope * y, out=y)
+            y -= batch
+            return np.einsum("ij,ij->i", y, y) / np.float32(y.shape[1])
+
+        return Backend(
+            "",
+            threads,
+            "fp32",
+            run,
+            details={"version": np.__version__, "blas": "threadpoolctl-limited"},
+        )
+
+    def _ebgan_edge(self, kernel: str, threads: int) -> Backend:
+        if kernel not in available_kernels():
+            raise Unavailable(
+                f"kernel {kernel!r} is not usable here "
+                f"(usable: {', '.join(available_kernels())})"
+            )
+        scorer = Scorer.load(self.workload.model_path, kernel=kernel, threads=threads)
+        if scorer.kernel != kernel:
+            raise WrongScores(f"asked for kernel {kernel!r}, got {scorer.kernel!r}")
+        return Backend(
+            "",
+            threads,
+            "fp32",
+            scorer.score,
+            details={"kernel": scorer.kernel, "threads": scorer.threads},
+        )

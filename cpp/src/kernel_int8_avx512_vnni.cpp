@@ -1,0 +1,298 @@
+// The AVX-512 VNNI int8 kernel (built with -mavx512f/dq/bw/vl -mavx512vnni
+// -ffp-contract=off; called only when IsaUsable(Isa::kAvx512Vnni) holds).
+// Its results are bit-identical to ScoreInt8Scalar: kernel_int8.h lists the
+// steps, the comments below say how each one is met.
+//
+// Shape. Rows are scored in blocks of kBlockRows, layer by layer, with the
+// block's activations in stack buffers (about 56 KiB). A layer first
+// quantises each row of its input to signed bytes, then walks its outputs in
+// panels of V vectors of 16 outputs; for each panel it runs a
+// register-blocked micro-kernel over tiles of R rows, so the panel's weights
+// (at most 24 KiB: 128 groups x 3 vectors x 64 bytes) stay in L1 while every
+// tile of the block reuses them. For each group of 4 inputs the micro-kernel
+// loads V weight vectors (16 outputs x 4 inputs, 64 bytes, the packed layout
+// as stored) and issues R * V vpdpbusd, each reading its row's 4 activations
+// as one 32-bit word broadcast from memory ({1to16}), so no instruction is
+// spent on broadcasts. R = 8 rows use V = 3 (24 accumulators); smaller tiles
+// take more vectors (up to 8), so that even a single row keeps 8
+// independent accumulator chains in flight.
+//
+// Integer hazards. vpdpbusd multiplies unsigned bytes (its register operand)
+// by signed bytes (the broadcast operand), adds each lane's four products in
+// full precision and wraps on overflow (vpdpbusds would saturate). Both our
+// operands are signed, so the weights take an offset: the kernel feeds
+// u = w + 128 in [1, 255] (w is never -128; one vpxord with 0x80 per weight
+// vector, shared by the R rows) and starts row r's accumulators at
+// -128 * sum_k q_x[r][k], so that acc = sum (w + 128) q_x - 128 sum q_x
+// = sum w q_x exactly. Bounds, fan-in 512: the start is at most
+// 128 * 127 * 512 = 8,323,072 in magnitude and the products add at most
+// 255 * 127 * 512 = 16,581,120 more, so every partial value, not only the
+// final one, is inside int32 (2^31 = 2,147,483,648) by a factor of about 86
+// and no wrap ever happens. The final |acc| <= 127 * 127 * 512 = 8,258,048
+// < 2^24, so its conversion to float is exact. Padded inputs have zero
+// weights and q_x = 0; padded outputs have zero weights (their accumulators
+// end at exactly 0), scales and biases.
+// Alternatives, measured slower or equal: the offset on the activations
+// (u = q_x + 128, start at -128 * column_sum[j]) needs the activations in a
+// register, one vpbroadcastd per row and group; the sign trick (|q_x|
+// against weights given q_x's sign by vpsignb) costs a vpsignb per row and
+// weight vector.
+//
+// Floating-point steps, each one intrinsic with one rounding, in the order
+// of kernel_int8.h; the file is built with -ffp-contract=off so no multiply
+// and add are fused:
+// - Quantisation: m is a lane-wise vmaxps(|a|, m), which keeps m when |a| is
+//   NaN exactly as std::max(m, |a|) does; the max of finite values does not
+//   depend on order. 127 / m and m / 127 are scalar divisions. The clamp is
+//   vmaxps(r, -127) then vminps(., 127), which maps NaN to -127 like the
+//   oracle's std::min(127, std::max(-127, r)). Clamping before rounding is
+//   the same as after, because the bounds are integers. vcvtps2dq rounds by
+//   MXCSR, as nearbyint does, so both are half-to-even by default and agree
+//   under any mode the caller sets.
+// - Epilogue: float(acc) * (scale_x * scale_w[j]), then + bias[j], then
+//   LeakyReLU as a compare (y < 0, false for NaN) and a masked multiply by
+//   0.2f: the oracle's exact operations on 16 outputs at once.
+// - Score: lane i of one zmm takes (y[f] - x[f])^2 for f = i, i + 16, ...
+//   in order, starting from 0; the last vector masks f >= 121 to exactly
+//   0, so padded outputs (possibly NaN under extreme scales) never enter.
+//   Folds (i, i+8), (i, i+4), (i, i+2), (i, i+1), then / 121.
+// No FTZ/DAZ is set: subnormals are handled per IEEE, like the oracle.
+//
+// GCC 12's AVX-512 headers start several intrinsics from a deliberately
+// undefined register (`__m512 __Y = __Y;`), which -Wuninitialized reports
+// at every inlined use although the value is never read.
+#if defined(__GNUC__) && !defined(__clang__)
+#pragma GCC diagnostic ignored "-Wuninitialized"
+#pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
+#endif
+
+#include <immintrin.h>
+
+#include <algorithm>
+#include <array>
+#include <cstring>
+#include <utility>
+
+#include "ebgan/kernel_int8.h"
+
+namespace ebgan {
+namespace {
+
+#define EBGAN_INLINE inline __attribute__((always_inline))
+
+constexpr int kLanes = 16;
+constexpr int kBlockRows = 16;
+constexpr int kTileRows = 8;
+constexpr int kMaxVectors = 8;
+// Output vectors per tile of R rows: R * V accumulators, V weight vectors
+// and the 0x80 constant must fit the 32 zmm registers, R * V + V + 1 <= 32.
+// Past 8 chains the loads, not the latency, bound a small tile.
+constexpr int VectorsFor(int rows) {
+  return std::min(kMaxVectors, 31 / (rows + 1));
+}
+static_assert(kBlockRows % kTileRows == 0, "a block is a whole number of tiles");
+
+// Row strides: buffer a holds layers 0, 2 and 4's outputs (512, 112, 256
+// wide), b layers 1, 3 and 5's (256, 128, 128 wide).
+constexpr int kStrideA = kMaxPaddedWidth;
+constexpr int kStrideB = 256;
+constexpr int kStrideQ = kMaxPaddedWidth;
+static_assert(kPaddedWidths[2] <= kStrideB && kPaddedWidths[4] <= kStrideB &&
+                  kPaddedWidths[6] <= kStrideB,
+              "buffer b holds the outputs of layers 1, 3 and 5");
+static_assert(kPaddedWidths[kLayerCount] == 8 * kLanes, "the score folds 8 vectors");
+
+EBGAN_INLINE __mmask16 TailMask(int count) {
+  return count >= kLanes ? __mmask16(0xffff) : __mmask16((1u << count) - 1);
+}
+
+// Quantises one row of `width` floats to q_x over whole vectors of 16
+// (bytes past `width` hold 0); returns scale_x and the sum of the q_x.
+float QuantizeRowSum(const float* a, int width, int8_t* q, int32_t* sum) {
+  const __m512 sign = _mm512_set1_ps(-0.0f);
+  __m512 m = _mm512_setzero_ps();
+  for (int k = 0; k < width; k += kLanes) {
+    const __m512 v = _mm512_maskz_loadu_ps(TailMask(width - k), a + k);
+    m = _mm512_max_ps(_mm512_andnot_ps(sign, v), m);
+  }
+  const float max_abs = _mm512_reduce_max_ps(m);
+  if (max_abs == 0.0f) {
+    std::memset(q, 0, size_t(PaddedWidth(width)));
+    *sum = 0;
+    return 0.0f;
+  }
+
+  const __m512 inverse = _mm512_set1_ps(127.0f / max_abs);
+  const __m512 low = _mm512_set1_ps(-127.0f);
+  const __m512 high = _mm512_set1_ps(127.0f);
+  __m512i total = _mm512_setzero_si512();
+  for (int k = 0; k < width; k += kLanes) {
+    const __mmask16 tail = TailMask(width - k);
+    const __m512 v = _mm512_maskz_loadu_ps(tail, a + k);
+    __m512 r = _mm512_mul_ps(v, inverse);
+    r = _mm512_min_ps(_mm512_max_ps(r, low), high);
+    const __m512i qi = _mm512_maskz_mov_epi32(tail, _mm512_cvtps_epi32(r));
+    total = _mm512_add_epi32(total, qi);
+    _mm_storeu_si128(reinterpret_cast<__m128i*>(q + k), _mm512_cvtepi32_epi8(qi));
+  }
+  *sum = _mm512_reduce_add_epi32(total);
+  return max_abs / 127.0f;
+}
+
+// acc += the four u8 x s8 products of each 32-bit lane of u8 and of the
+// broadcast 32-bit word at s8, as vpdpbusd with an embedded {1to16}
+// broadcast. Written in asm because GCC 12 routes the accumulator of
+// _mm512_dpbusd_epi32 through spare registers and the stack on every step
+// of a register-blocked loop, and never folds the broadcast.
+EBGAN_INLINE void DotBroadcast(__m512i& acc, __m512i u8, const int8_t* s8) {
+  __asm__("vpdpbusd %2%{1to16%}, %1, %0"
+          : "+v"(acc)
+          : "v"(u8), "m"(*reinterpret_cast<const int32_t*>(s8)));
+}
+
+struct LayerArgs {
+  const PackedInt8Layer* layer;
+  const int8_t* q;       // the tile's first quantised row, stride kStrideQ
+  const int32_t* q_sum;  // the tile's first row's sum of q_x
+  const float* scale_x;  // the tile's first row's scale_x
+  float* y;              // the tile's first output row
+  int y_stride;
+  int j0;  // first output of the panel
+};
+
+// acc[r][v] for R rows and V vectors of 16 outputs, then the float epilogue.
+// The loops over R and V are unrolled fully so that the accumulator arrays
+// are register names, never memory.
+template <int R, int V>
+void Tile(const LayerArgs& args) {
+  const PackedInt8Layer& layer = *args.layer;
+  const int out_padded = PaddedWidth(layer.out);
+  const int groups = PaddedDepth(layer.in) / kInt8Group;
+
+  __m512i acc[R][V];
+#pragma GCC unroll 8
+  for (int r = 0; r < R; ++r) {
+    const __m512i start = _mm512_set1_epi32(-128 * args.q_sum[r]);
+#pragma GCC unroll 8
+    for (int v = 0; v < V; ++v) acc[r][v] = start;
+  }
+
+  const __m512i flip = _mm512_set1_epi8(-128);
+  const int8_t* w = layer.weight + size_t(args.j0) * kInt8Group;
+  const size_t w_step = size_t(out_padded) * kInt8Group;
+  for (int g = 0; g < groups; ++g, w += w_step) {
+    __m512i wv[V];
+#pragma GCC unroll 8
+    for (int v = 0; v < V; ++v)
+      wv[v] = _mm512_xor_si512(_mm512_loadu_si512(w + v * kLanes * kInt8Group), flip);
+#pragma GCC unroll 8
+    for (int r = 0; r < R; ++r) {
+      const int8_t* x = args.q + r * kStrideQ + g * kInt8Group;
+#pragma GCC unroll 8
+      for (int v = 0; v < V; ++v) DotBroadcast(acc[r][v], wv[v], x);
+    }
+  }
+
+  const __m512 zero = _mm512_setzero_ps();
+  const __m512 slope = _mm512_set1_ps(kLeakySlope);
+#pragma GCC unroll 8
+  for (int v = 0; v < V; ++v) {
+    const int j = args.j0 + v * kLanes;
+    const __m512 scale_w = _mm512_loadu_ps(layer.weight_scale + j);
+    const __m512 bias = _mm512_loadu_ps(layer.bias + j);
+#pragma GCC unroll 8
+    for (int r = 0; r < R; ++r) {
+      const __m512 scale = _mm512_mul_ps(_mm512_set1_ps(args.scale_x[r]), scale_w);
+      __m512 y = _mm512_mul_ps(_mm512_cvtepi32_ps(acc[r][v]), scale);
+      y = _mm512_add_ps(y, bias);
+      if (layer.leaky_relu) {
+        const __mmask16 negative = _mm512_cmp_ps_mask(y, zero, _CMP_LT_OQ);
+        y = _mm512_mask_mul_ps(y, negative, y, slope);
+      }
+      _mm512_storeu_ps(args.y + r * args.y_stride + j, y);
+    }
+  }
+}
+
+using TileFn = void (*)(const LayerArgs&);
+
+template <int R, int... V>
+constexpr std::array<TileFn, kMaxVectors> TilesFor(std::integer_sequence<int, V...>) {
+  // Entries past VectorsFor(R) are never called; they point at the widest.
+  return {&Tile<R, std::min(V + 1, VectorsFor(R))>...};
+}
+
+template <int... R>
+constexpr std::array<std::array<TileFn, kMaxVectors>, kTileRows> MakeTiles(
+    std::integer_sequence<int, R...>) {
+  return {TilesFor<R + 1>(std::make_integer_sequence<int, kMaxVectors>())...};
+}
+
+constexpr auto kTiles = MakeTiles(std::make_integer_sequence<int, kTileRows>());
+
+// One layer for `rows` rows: quantise, then panels of outputs by tiles of rows.
+void Dense(const PackedInt8Layer& layer, const float* a, int a_stride, int rows, int8_t* q,
+           int32_t* q_sum, float* scale_x, float* y, int y_stride) {
+  for (int r = 0; r < rows; ++r)
+    scale_x[r] = QuantizeRowSum(a + size_t(r) * a_stride, layer.in, q + r * kStrideQ, q_sum + r);
+
+  const int vectors = PaddedWidth(layer.out) / kLanes;
+  const int panel = VectorsFor(std::min(rows, kTileRows));
+  for (int v0 = 0; v0 < vectors; v0 += panel) {
+    const int nv = std::min(panel, vectors - v0);
+    for (int r0 = 0; r0 < rows; r0 += kTileRows) {
+      const int nr = std::min(kTileRows, rows - r0);
+      const LayerArgs args{&layer,       q + r0 * kStrideQ,         q_sum + r0,
+                           scale_x + r0, y + size_t(r0) * y_stride, y_stride,
+                           v0 * kLanes};
+      kTiles[nr - 1][std::min(nv, VectorsFor(nr)) - 1](args);
+    }
+  }
+}
+
+// kernel_int8.h step 5 on one row; y holds the 128 padded outputs.
+float Score(const float* y, const float* x) {
+  __m512 lane = _mm512_setzero_ps();
+  for (int f = 0; f < kPaddedWidths[kLayerCount]; f += kLanes) {
+    const __mmask16 mask = TailMask(kFeatureCount - f);
+    const __m512 d =
+        _mm512_sub_ps(_mm512_maskz_loadu_ps(mask, y + f), _mm512_maskz_loadu_ps(mask, x + f));
+    lane = _mm512_add_ps(lane, _mm512_mul_ps(d, d));
+  }
+  const __m256 l8 = _mm256_add_ps(_mm512_castps512_ps256(lane), _mm512_extractf32x8_ps(lane, 1));
+  const __m128 l4 = _mm_add_ps(_mm256_castps256_ps128(l8), _mm256_extractf128_ps(l8, 1));
+  const __m128 l2 = _mm_add_ps(l4, _mm_movehl_ps(l4, l4));
+  const __m128 l1 = _mm_add_ss(l2, _mm_shuffle_ps(l2, l2, 1));
+  return _mm_cvtss_f32(l1) / float(kFeatureCount);
+}
+
+}  // namespace
+
+void ScoreInt8Avx512Vnni(const PackedInt8Model& model, const float* input, size_t rows,
+                         float* scores, float* reconstruction) {
+  alignas(64) float a[kBlockRows * kStrideA];
+  alignas(64) float b[kBlockRows * kStrideB];
+  alignas(64) int8_t q[kBlockRows * kStrideQ];
+  int32_t q_sum[kBlockRows];
+  float scale_x[kBlockRows];
+
+  for (size_t start = 0; start < rows; start += kBlockRows) {
+    const int n = int(std::min<size_t>(kBlockRows, rows - start));
+    const float* x = input + start * kFeatureCount;
+    Dense(model.layers[0], x, kFeatureCount, n, q, q_sum, scale_x, a, kStrideA);
+    Dense(model.layers[1], a, kStrideA, n, q, q_sum, scale_x, b, kStrideB);
+    Dense(model.layers[2], b, kStrideB, n, q, q_sum, scale_x, a, kStrideA);
+    Dense(model.layers[3], a, kStrideA, n, q, q_sum, scale_x, b, kStrideB);
+    Dense(model.layers[4], b, kStrideB, n, q, q_sum, scale_x, a, kStrideA);
+    Dense(model.layers[5], a, kStrideA, n, q, q_sum, scale_x, b, kStrideB);
+
+    for (int r = 0; r < n; ++r) {
+      const float* y = b + r * kStrideB;
+      scores[start + r] = Score(y, x + size_t(r) * kFeatureCount);
+      if (reconstruction)
+        std::memcpy(reconstruction + (start + r) * kFeatureCount, y, sizeof(float) * kFeatureCount);
+    }
+  }
+}
+
+}  // namespace ebgan
