@@ -32,11 +32,11 @@
 // < 2^24, so its conversion to float is exact. Padded inputs have zero
 // weights and q_x = 0; padded outputs have zero weights (their accumulators
 // end at exactly 0), scales and biases.
-// Alternatives, measured slower or equal: the offset on the activations
-// (u = q_x + 128, start at -128 * column_sum[j]) needs the activations in a
-// register, one vpbroadcastd per row and group; the sign trick (|q_x|
-// against weights given q_x's sign by vpsignb) costs a vpsignb per row and
-// weight vector.
+// Alternatives: the offset on the activations (u = q_x + 128, start at
+// -128 * column_sum[j]) needs them in a register, one vpbroadcastd per row
+// and group, where this way they are vpdpbusd's broadcast memory operand;
+// the sign trick (|q_x| against weights given q_x's sign by vpsignb) costs
+// a vpsignb per row and weight vector.
 //
 // Floating-point steps, each one intrinsic with one rounding, in the order
 // of kernel_int8.h; the file is built with -ffp-contract=off so no multiply
