@@ -399,3 +399,65 @@ EBGAN_TEST(int8_kernels_stack_use) {
     EXPECT_LE(used, size_t(128 * 1024));
   }
 }
+
+namespace {
+
+// A model and inputs built from integers with IEEE basic operations only (no
+// libm, no <random> distributions, whose floating-point code may round
+// differently on another architecture), so that every CPU builds the same
+// bits and any difference in the scores comes from the kernels.
+uint32_t NextLcg(uint32_t* state) {
+  *state = *state * 1664525u + 1013904223u;
+  return *state >> 8;
+}
+
+ebgan::ModelData PortableInt8Model() {
+  uint32_t state = 2024;
+  ebgan::ModelData model = EmptyInt8Model();
+  for (ebgan::LayerData& layer : model.layers) {
+    for (int8_t& w : layer.weight_int8) w = int8_t(int(NextLcg(&state) % 255) - 127);
+    for (float& s : layer.weight_scale)
+      s = float(1 + NextLcg(&state) % 64) / (32.0f * 127.0f * float(layer.in));
+    for (float& b : layer.bias) b = float(int(NextLcg(&state) % 2001) - 1000) / 4000.0f;
+  }
+  return model;
+}
+
+std::vector<float> PortableInput(size_t rows) {
+  uint32_t state = 7;
+  std::vector<float> x(rows * kFeatureCount);
+  for (float& v : x) v = float(NextLcg(&state) % 256) / 255.0f;
+  return x;
+}
+
+uint64_t Fnv1a(const float* values, size_t n, uint64_t hash) {
+  for (size_t i = 0; i < n; ++i) {
+    uint32_t bits;
+    std::memcpy(&bits, values + i, 4);
+    for (int b = 0; b < 4; ++b) hash = (hash ^ ((bits >> (8 * b)) & 0xff)) * 0x100000001b3ull;
+  }
+  return hash;
+}
+
+// The hash of the scores and reconstructions below, as every int8 kernel
+// computes them on x86-64 and aarch64 alike. A kernel, compiler or CPU that
+// changes one bit of one score changes it.
+constexpr uint64_t kPortableInt8Hash = 0xf1e59d31b114f02cull;
+
+}  // namespace
+
+EBGAN_TEST(int8_scores_are_the_same_bits_on_every_architecture) {
+  const size_t rows = 67;
+  const ebgan::ModelData model = PortableInt8Model();
+  const std::vector<float> x = PortableInput(rows);
+  for (Isa isa : Int8Isas()) {
+    const auto engine = MakeEngine(model, isa);
+    std::vector<float> scores(rows), reconstruction(rows * kFeatureCount);
+    engine->Score(x.data(), rows, scores.data(), reconstruction.data());
+    uint64_t hash = Fnv1a(scores.data(), rows, 0xcbf29ce484222325ull);
+    hash = Fnv1a(reconstruction.data(), reconstruction.size(), hash);
+    std::printf("%-12s portable int8 hash %016llx (scores[0] %.9g)\n", ebgan::IsaName(isa),
+                static_cast<unsigned long long>(hash), scores[0]);
+    EXPECT_EQ(hash, kPortableInt8Hash);
+  }
+}
