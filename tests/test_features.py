@@ -195,3 +195,24 @@ def test_normalization_refuses_minimum_above_maximum():
         ValueError, match="minimum is above maximum for feature 'duration'"
     ):
         Normalization(np.r_[2.0, np.zeros(36)], np.ones(37))
+
+
+@pytest.mark.parametrize(
+    ("text", "field", "message"),
+    [
+        (b"0,tcp,ht\xfftp,SF" + b",0" * 37, "service", r"'ht\\xfftp' has bytes that"),
+        (b"\xff\xfe,tcp,http,SF" + b",0" * 37, "duration", r"'\\xff\\xfe' is not a number"),
+        (b"0,tcp,http,SF" + b",0" * 37 + b",norm\xc3al", "label", "not printable ASCII"),
+    ],
+)
+def test_bytes_that_are_not_text_are_malformed_records(text, field, message):
+    with pytest.raises(RecordError, match=message) as info:
+        features.parse_text(text, "capture.bin")
+    assert info.value.field == field and info.value.line == 1
+
+
+def test_a_ten_megabyte_field_gives_a_short_message():
+    text = "0,tcp,http,SF," + "9" * 10_000_000 + "x" + ",0" * 36
+    with pytest.raises(RecordError, match=r"'9{40}\.\.\.' is not a number") as info:
+        features.parse_text(text)
+    assert len(str(info.value)) < 200

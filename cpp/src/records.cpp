@@ -2,6 +2,7 @@
 
 #include <charconv>
 #include <cmath>
+#include <cstdio>
 #include <cstring>
 
 namespace ebgan {
@@ -30,10 +31,27 @@ constexpr std::array<int, kRawFieldCount> NumericSlots() {
 }
 constexpr std::array<int, kRawFieldCount> kNumericSlot = NumericSlots();
 
+bool PrintableAscii(std::string_view s) {
+  for (char c : s)
+    if (c < 0x20 || c > 0x7e) return false;
+  return true;
+}
+
+// A field for an error message: long values are cut (a 10 MB field should
+// not become a 10 MB message) and bytes outside printable ASCII are escaped,
+// so the message is valid UTF-8 whatever the input held.
 std::string Quoted(std::string_view s) {
-  // Long values are cut: a 10 MB field should not become a 10 MB message.
   constexpr size_t kShown = 40;
-  std::string out = "'" + std::string(s.substr(0, kShown));
+  std::string out = "'";
+  for (char c : s.substr(0, kShown)) {
+    if (c >= 0x20 && c <= 0x7e && c != '\\') {
+      out += c;
+    } else {
+      char escaped[8];
+      std::snprintf(escaped, sizeof escaped, "\\x%02x", unsigned(uint8_t(c)));
+      out += escaped;
+    }
+  }
   out += s.size() > kShown ? "...'" : "'";
   return out;
 }
@@ -121,11 +139,19 @@ Status ParseRecords(std::string_view text, uint64_t first_line, ParsedRecords* o
     for (int c = 0; c < kCategoricalCount; ++c) {
       const std::string_view value = Trim(fields[kCategoricalFields[c]]);
       if (value.empty()) return fail(this_line, kCategoricalFields[c], "is empty");
+      if (!PrintableAscii(value))
+        return fail(this_line, kCategoricalFields[c],
+                    Quoted(value) + " has bytes that are not printable ASCII");
       const int index = CategoryIndex(c, value);
       out->category[row * kCategoricalCount + c] = int16_t(index);
       if (index < 0) out->unknown_values[row * kCategoricalCount + c] = std::string(value);
     }
-    if (count >= 42) out->labels.emplace_back(Trim(fields[41]));
+    if (count >= 42) {
+      const std::string_view label = Trim(fields[41]);
+      if (!PrintableAscii(label))
+        return fail(this_line, 41, Quoted(label) + " has bytes that are not printable ASCII");
+      out->labels.emplace_back(label);
+    }
     if (count == 43) {
       const std::string_view d = Trim(fields[42]);
       int32_t level = 0;

@@ -15,6 +15,7 @@ from .features import (
     Records,
     encode,
     parse_records,
+    parse_text,
     read_records,
 )
 from .model_file import ModelFile, ModelFileError, default_model_path, read_model
@@ -37,6 +38,7 @@ __all__ = [
     "default_model_path",
     "encode",
     "parse_records",
+    "parse_text",
     "read_model",
     "read_records",
 ]
