@@ -222,9 +222,10 @@ py::tuple ParseRecordsText(const py::object& text, uint64_t first_line) {
 
 // Encodes parsed records; returns (features, clipped per numeric feature,
 // unknown per categorical field).
-py::tuple EncodeParsed(const py::array_t<double, py::array::c_style | py::array::forcecast>& numeric,
-                       const py::array_t<int16_t, py::array::c_style | py::array::forcecast>& category,
-                       const FloatArray& minimum, const FloatArray& maximum) {
+py::tuple EncodeParsed(
+    const py::array_t<double, py::array::c_style | py::array::forcecast>& numeric,
+    const py::array_t<int16_t, py::array::c_style | py::array::forcecast>& category,
+    const FloatArray& minimum, const FloatArray& maximum) {
   const py::ssize_t n = numeric.ndim() == 2 ? numeric.shape(0) : -1;
   if (n < 0 || numeric.shape(1) != ebgan::kNumericFeatureCount || category.ndim() != 2 ||
       category.shape(0) != n || category.shape(1) != ebgan::kCategoricalCount ||
@@ -242,8 +243,8 @@ py::tuple EncodeParsed(const py::array_t<double, py::array::c_style | py::array:
   ebgan::EncodeStats stats;
   {
     py::gil_scoped_release release;
-    ebgan::EncodeRecords(numeric.data(), category.data(), size_t(n), minimum.data(),
-                         maximum.data(), out.mutable_data(), &stats);
+    ebgan::EncodeRecords(numeric.data(), category.data(), size_t(n), minimum.data(), maximum.data(),
+                         out.mutable_data(), &stats);
   }
   return py::make_tuple(out, Vector<uint64_t>(stats.clipped), Vector<uint64_t>(stats.unknown));
 }

@@ -164,8 +164,8 @@ int ebgan_score_csv(const ebgan_model* model, const char* text, size_t length, f
     std::vector<uint64_t> lines;
     ebgan::EncodeStats encode_stats;
     ebgan::RecordIssue issue;
-    ebgan::Status s = model->engine->ScoreText(std::string_view(text ? text : "", length), 1,
-                                               &out, &lines, &encode_stats, &issue);
+    ebgan::Status s = model->engine->ScoreText(std::string_view(text ? text : "", length), 1, &out,
+                                               &lines, &encode_stats, &issue);
     if (!s.ok()) {
       local.error_line = size_t(issue.line);
       std::string where = "line " + std::to_string(issue.line);

@@ -74,7 +74,9 @@ constexpr size_t kMinRowsPerThread = 128;
 constexpr size_t kMaxThreads = 64;
 
 // Bytes rounded up to whole cache lines, so that each packed array starts on one.
-size_t Lines(size_t bytes) { return (bytes + 63) / 64 * 64; }
+size_t Lines(size_t bytes) {
+  return (bytes + 63) / 64 * 64;
+}
 
 }  // namespace
 
@@ -109,8 +111,8 @@ Status Engine::Create(const ModelData& model, const std::string& kernel,
     Status s = ResolveIsa(requested, &isa);
     if (!s.ok()) return s;
     if (!HasKernel(model.precision, isa)) {
-      return Status(StatusCode::kUnsupported, std::string("kernel '") + requested +
-                                                  "' has no " + PrecisionName(model.precision) +
+      return Status(StatusCode::kUnsupported, std::string("kernel '") + requested + "' has no " +
+                                                  PrecisionName(model.precision) +
                                                   " implementation in this build");
     }
   }
@@ -154,8 +156,8 @@ Status Engine::PackFp32() {
         weight[size_t(k) * out_padded + j] = WeightAt(layer, size_t(j) * layer.in + k);
       bias[j] = layer.bias[j];
     }
-    fp32_model_.layers[l] = PackedLayer{weight, bias, layer.in, layer.out,
-                                        layer.activation == Activation::kLeakyRelu};
+    fp32_model_.layers[l] =
+        PackedLayer{weight, bias, layer.in, layer.out, layer.activation == Activation::kLeakyRelu};
   }
   return Status::Ok();
 }
@@ -200,8 +202,12 @@ Status Engine::PackInt8() {
       scale[j] = layer.weight_scale[j];
       bias[j] = layer.bias[j];
     }
-    int8_model_.layers[l] = PackedInt8Layer{weight,    column_sum, scale, bias,
-                                            layer.in,  layer.out,
+    int8_model_.layers[l] = PackedInt8Layer{weight,
+                                            column_sum,
+                                            scale,
+                                            bias,
+                                            layer.in,
+                                            layer.out,
                                             layer.activation == Activation::kLeakyRelu};
   }
   return Status::Ok();
@@ -234,9 +240,8 @@ void Engine::Score(const float* input, size_t rows, float* scores, float* recons
     const size_t n = std::min(chunk, rows - begin);
     float* recon = reconstruction ? reconstruction + begin * kFeatureCount : nullptr;
     try {
-      pool[started] = std::thread([=] {
-        ScoreRange(input + begin * kFeatureCount, n, scores + begin, recon);
-      });
+      pool[started] =
+          std::thread([=] { ScoreRange(input + begin * kFeatureCount, n, scores + begin, recon); });
       ++started;
     } catch (const std::system_error&) {
       ScoreRange(input + begin * kFeatureCount, n, scores + begin, recon);

@@ -61,8 +61,8 @@ void DenseInt8(const PackedInt8Layer& layer, const float* a, float* y) {
 
 }  // namespace
 
-void ScoreInt8Scalar(const PackedInt8Model& model, const float* input, size_t rows,
-                     float* scores, float* reconstruction) {
+void ScoreInt8Scalar(const PackedInt8Model& model, const float* input, size_t rows, float* scores,
+                     float* reconstruction) {
   alignas(64) float a[kMaxPaddedWidth];
   alignas(64) float b[kMaxPaddedWidth];
   for (size_t r = 0; r < rows; ++r) {

@@ -169,8 +169,7 @@ Status ReadLayer(Cursor& c, Precision precision, int index, LayerData* layer) {
     case Precision::kInt8:
       layer->weight_int8.resize(n);
       layer->weight_scale.resize(layer->out);
-      if (!c.Bytes(layer->weight_int8.data(), n) ||
-          !c.F32s(layer->weight_scale.data(), layer->out))
+      if (!c.Bytes(layer->weight_int8.data(), n) || !c.F32s(layer->weight_scale.data(), layer->out))
         return c.Truncated();
       break;
   }
@@ -297,8 +296,7 @@ Status ValidateModel(const ModelData& model) {
         if (layer.weight_int8.size() != n || layer.weight_scale.size() != out)
           return Invalid(name + " has the wrong weight or scale count");
         for (int8_t w : layer.weight_int8)
-          if (w == -128)
-            return Invalid(name + " has int8 weight -128; weights lie in [-127, 127]");
+          if (w == -128) return Invalid(name + " has int8 weight -128; weights lie in [-127, 127]");
         for (float s : layer.weight_scale)
           if (!(std::isfinite(s) && s > 0.0f))
             return Invalid(name + " has a weight scale that is not a positive finite number");

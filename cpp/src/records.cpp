@@ -10,8 +10,7 @@ namespace {
 
 constexpr int kCategoricalFields[kCategoricalCount] = {kProtocolTypeField, kServiceField,
                                                        kFlagField};
-constexpr int kVocabularySizes[kCategoricalCount] = {kProtocolTypeCount, kServiceCount,
-                                                     kFlagCount};
+constexpr int kVocabularySizes[kCategoricalCount] = {kProtocolTypeCount, kServiceCount, kFlagCount};
 const char* const* const kVocabularies[kCategoricalCount] = {kProtocolTypes, kServices, kFlags};
 
 std::string_view Trim(std::string_view s) {
@@ -114,8 +113,7 @@ Status ParseRecords(std::string_view text, uint64_t first_line, ParsedRecords* o
       start = comma + 1;
     }
     if (count < 41 || count > 43) {
-      return fail(this_line, -1,
-                  "has " + std::to_string(count) + " fields, expected 41, 42 or 43");
+      return fail(this_line, -1, "has " + std::to_string(count) + " fields, expected 41, 42 or 43");
     }
     if (out->fields == 0) {
       out->fields = count;

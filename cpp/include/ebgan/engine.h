@@ -70,8 +70,7 @@ class Engine {
 
   Status PackFp32();
   Status PackInt8();
-  void ScoreRange(const float* input, size_t rows, float* scores,
-                  float* reconstruction) const;
+  void ScoreRange(const float* input, size_t rows, float* scores, float* reconstruction) const;
 };
 
 // Finds the first non-finite value of a (rows, 121) matrix; returns false if

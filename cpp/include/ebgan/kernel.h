@@ -34,7 +34,9 @@ namespace ebgan {
 
 inline constexpr int kPackWidth = 16;
 
-constexpr int PaddedWidth(int width) { return (width + kPackWidth - 1) / kPackWidth * kPackWidth; }
+constexpr int PaddedWidth(int width) {
+  return (width + kPackWidth - 1) / kPackWidth * kPackWidth;
+}
 
 inline constexpr std::array<int, kLayerCount + 1> kPaddedWidths = {
     PaddedWidth(kLayerWidths[0]), PaddedWidth(kLayerWidths[1]), PaddedWidth(kLayerWidths[2]),

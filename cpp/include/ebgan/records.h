@@ -23,9 +23,9 @@ inline constexpr int kCategoricalCount = 3;  // protocol_type, service, flag
 
 struct ParsedRecords {
   size_t rows = 0;
-  int fields = 0;                  // 41, 42 (with label) or 43 (and difficulty)
-  std::vector<double> numeric;     // rows x kNumericFeatureCount, raw values
-  std::vector<int16_t> category;   // rows x 3 vocabulary indices, -1 if unknown
+  int fields = 0;                           // 41, 42 (with label) or 43 (and difficulty)
+  std::vector<double> numeric;              // rows x kNumericFeatureCount, raw values
+  std::vector<int16_t> category;            // rows x 3 vocabulary indices, -1 if unknown
   std::vector<std::string> unknown_values;  // rows x 3, set where category is -1
   std::vector<std::string> labels;          // when fields >= 42
   std::vector<int32_t> difficulty;          // when fields == 43
