@@ -107,6 +107,7 @@ def hand_pipeline(
     """Score a file the way a user without ebgan-edge's parser would."""
     import pandas as pd
     import torch
+
     from ebgan_edge.features import (
         FLAGS,
         NUMERIC_FEATURES,

@@ -33,6 +33,7 @@ from collections import Counter, deque
 from dataclasses import dataclass, field
 
 import numpy as np
+
 from ebgan_edge import RecordError, Scorer, encode
 from ebgan_edge.features import NUMERIC_FEATURES, parse_text
 
@@ -307,10 +308,6 @@ class BatchScorer:
                     f", field {e.field!r}" if e.field else ""
                 )
                 problem = str(e)[len(where) + 2 :]
-            except UnicodeDecodeError:
-                # The parser hands unknown categories to Python as UTF-8 text.
-                bad = next(i for i in range(start, end) if not _is_utf8(lines[i]))
-                field_name, problem = None, "not UTF-8 text"
             k, line = locate(bad)
             self.skip(chunks[k].peer, line, field_name, problem)
             todo.extendleft([(bad + 1, end), (start, bad)])
@@ -413,14 +410,6 @@ class BatchScorer:
         log(f"stats {json.dumps(stats)}")
         self._interval_start, self._interval_records = now, 0
         self._skip_reports, self._interval_worst = 0, 0.0
-
-
-def _is_utf8(line: bytes) -> bool:
-    try:
-        line.decode("utf-8")
-    except UnicodeDecodeError:
-        return False
-    return True
 
 
 # Categories and labels repeat, so their JSON spelling is cached; the bound

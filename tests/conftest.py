@@ -6,6 +6,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+
 from helpers import DATA_FILE, generate_rows, model_file_bytes
 
 

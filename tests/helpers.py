@@ -9,6 +9,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import numpy as np
+
 from ebgan_edge import features
 from ebgan_edge.features import Normalization
 

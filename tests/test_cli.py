@@ -8,6 +8,7 @@ import sys
 
 import numpy as np
 import pytest
+
 from ebgan_edge import Scorer
 from ebgan_edge.cli import main
 from helpers import generate_rows

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+
 from ebgan_edge import features
 from ebgan_edge.features import (
     FEATURE_NAMES,
@@ -200,9 +201,9 @@ def test_normalization_refuses_minimum_above_maximum():
 @pytest.mark.parametrize(
     ("text", "field", "message"),
     [
-        (b"0,tcp,ht\xfftp,SF" + b",0" * 37, "service", r"'ht\\xfftp' has bytes that"),
-        (b"\xff\xfe,tcp,http,SF" + b",0" * 37, "duration", r"'\\xff\\xfe' is not a number"),
-        (b"0,tcp,http,SF" + b",0" * 37 + b",norm\xc3al", "label", "not printable ASCII"),
+        (b"0,tcp,ht\xfftp,SF" + b",0" * 37, "service", r"'ht\\xfftp' has bytes"),
+        (b"\xff\xfe,tcp,http,SF" + b",0" * 37, "duration", r"'\\xff\\xfe' is not a"),
+        (b"0,tcp,http,SF" + b",0" * 37 + b",norm\xc3al", "label", "not printable"),
     ],
 )
 def test_bytes_that_are_not_text_are_malformed_records(text, field, message):

@@ -17,6 +17,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+
 from ebgan_edge import Scorer, encode, parse_records
 from helpers import generate_rows, model_file_bytes
 
@@ -217,7 +218,7 @@ def test_bad_records_are_skipped_and_reported_with_line_and_field(
 
     assert "<stdin>, line 6, field 'src_bytes': negative value '-1'" in stderr
     assert "<stdin>, line 12: has 3 fields" in stderr
-    assert "<stdin>, line 21: not UTF-8 text" in stderr
+    assert r"<stdin>, line 21, field 'service': 'caf\xc3\xa9\xff' has bytes" in stderr
     good = [i for i in range(30) if i not in (5, 11, 20)]
     kept = expected_alert_lines(agent_model, [rows[i] for i in good])
     assert [a["line"] for a in alerts] == [good[k - 1] + 1 for k in kept]

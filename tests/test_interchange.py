@@ -9,6 +9,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+
 from ebgan_edge import Scorer, read_model
 from ebgan_edge.cli import main
 from helpers import model_file_bytes

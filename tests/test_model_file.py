@@ -7,6 +7,7 @@ import zlib
 
 import numpy as np
 import pytest
+
 from ebgan_edge import ModelFileError, Scorer, read_model
 from ebgan_edge.features import Normalization, parse_records
 from ebgan_edge.training.model_writer import model_bytes

@@ -3,9 +3,10 @@ reference of each precision, and int8 results identical on every kernel."""
 
 from __future__ import annotations
 
-import ebgan_edge
 import numpy as np
 import pytest
+
+import ebgan_edge
 from ebgan_edge import Scorer, available_kernels, read_model
 from ebgan_edge.training.quantize import quantize_layers
 from helpers import assert_fp32_scores_close, model_file_bytes, random_layers

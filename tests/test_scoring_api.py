@@ -9,9 +9,10 @@ import subprocess
 import sys
 import threading
 
-import ebgan_edge
 import numpy as np
 import pytest
+
+import ebgan_edge
 from ebgan_edge import Scorer, available_kernels, encode, parse_records
 from ebgan_edge._api import BaseScorer
 from helpers import assert_fp32_scores_close, generate_rows

@@ -12,6 +12,7 @@ import os
 import re
 
 import numpy as np
+
 from ebgan_edge.features import FEATURE_NAMES
 from ebgan_edge.model_file import ModelFile
 

@@ -5,9 +5,10 @@ from __future__ import annotations
 
 import numpy as np
 import torch
-from ebgan_edge.model_file import LAYER_WIDTHS, LEAKY_SLOPE
 from torch import nn
 from torch.nn.utils.parametrizations import spectral_norm as _spectral_norm
+
+from ebgan_edge.model_file import LAYER_WIDTHS, LEAKY_SLOPE
 
 __all__ = ["Discriminator", "energy"]
 

@@ -14,6 +14,7 @@ import zlib
 from collections.abc import Sequence
 
 import numpy as np
+
 from ebgan_edge.features import FEATURE_NAMES, Normalization
 from ebgan_edge.model_file import FORMAT_VERSION, LAYER_WIDTHS, LEAKY_SLOPE, MAGIC
 

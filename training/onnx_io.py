@@ -19,6 +19,7 @@ import json
 import os
 
 import numpy as np
+
 from ebgan_edge.features import Normalization
 from ebgan_edge.model_file import LAYER_WIDTHS, LEAKY_SLOPE, ModelFile
 

@@ -9,6 +9,7 @@ the stored threshold. Export stores them in the model's metadata
 from __future__ import annotations
 
 import numpy as np
+
 from ebgan_edge.scorer import Scorer
 
 from .metrics import evaluate_scores
