@@ -362,10 +362,6 @@ PYBIND11_MODULE(_core, m) {
         "Parses CSV records; returns (fields, issue).");
   m.def("encode", &EncodeParsed, py::arg("numeric"), py::arg("category"), py::arg("minimum"),
         py::arg("maximum"), "Encodes parsed records into (n, 121) float32 features.");
-  m.def("crc32", [](const py::bytes& data) {
-    const std::string s = data;
-    return ebgan::Crc32(reinterpret_cast<const uint8_t*>(s.data()), s.size());
-  });
   m.def(
       "built_kernels", [](const std::string& p) { return KernelNames(false, p); },
       py::arg("precision") = "fp32");

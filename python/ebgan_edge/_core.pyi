@@ -1,0 +1,46 @@
+"""Type stub of the compiled module ebgan_edge._core (cpp/bindings/core_module.cpp).
+
+tests/test_stub.py keeps this file in step with the module.
+"""
+
+import os
+from typing import Any
+
+import numpy as np
+import numpy.typing as npt
+
+KERNEL_ENV_VAR: str
+
+class ModelFileError(ValueError): ...
+
+def schema() -> dict[str, Any]: ...
+def read_model(
+    source: str | os.PathLike[str] | bytes | bytearray | memoryview,
+) -> dict[str, Any]: ...
+def as_batch(batch: npt.ArrayLike) -> npt.NDArray[np.float32]: ...
+def parse_records(
+    text: str | bytes, first_line: int = 1
+) -> tuple[dict[str, Any], tuple[int, int, str] | None]: ...
+def encode(
+    numeric: npt.ArrayLike,
+    category: npt.ArrayLike,
+    minimum: npt.ArrayLike,
+    maximum: npt.ArrayLike,
+) -> tuple[npt.NDArray[np.float32], npt.NDArray[np.uint64], npt.NDArray[np.uint64]]: ...
+def built_kernels(precision: str = "fp32") -> list[str]: ...
+def usable_kernels(precision: str = "fp32") -> list[str]: ...
+
+class Engine:
+    def __init__(
+        self,
+        source: str | os.PathLike[str] | bytes | bytearray,
+        kernel: str = "",
+        threads: int = 1,
+    ) -> None: ...
+    def score(self, batch: npt.ArrayLike) -> npt.NDArray[np.float32]: ...
+    def reconstruct(self, batch: npt.ArrayLike) -> npt.NDArray[np.float32]: ...
+    @property
+    def kernel(self) -> str: ...
+    @property
+    def threads(self) -> int: ...
+    def model(self) -> dict[str, Any]: ...
