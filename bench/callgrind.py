@@ -2,10 +2,12 @@
 
 Wall-clock times on a shared machine move by tens of percent from run to
 run; the number of instructions a kernel executes does not. This script
-builds the C-API driver ``ebgan_score_fixed`` (cpp/bench/score_fixed.c),
-runs it under ``valgrind --tool=callgrind`` once per kernel on 64 generated
-rows, counting only inside ``ebgan_score``, and compares the counts with
-bench/callgrind_baseline.json::
+builds the C-API drivers ``ebgan_score_fixed`` (cpp/bench/score_fixed.c, the
+fp32 model) and ``ebgan_score_fixed_int8`` (cpp/bench/score_fixed_int8.cpp,
+an int8 copy of it made in the driver as ``ebgan-edge convert --precision
+int8`` makes it), runs each under ``valgrind --tool=callgrind`` once per
+kernel on 64 generated rows, counting only inside ``ebgan_score``, and
+compares the counts with bench/callgrind_baseline.json::
 
     python bench/callgrind.py            # fails if a count rose > margin
     python bench/callgrind.py --update   # rewrites the baseline
@@ -32,12 +34,14 @@ REPO = Path(__file__).resolve().parents[1]
 BASELINE = Path(__file__).with_name("callgrind_baseline.json")
 MODEL = REPO / "firmware_models" / "default.ebgan"
 KERNELS = ("scalar", "avx2_fma", "avx512", "avx512_vnni", "neon", "neon_dotprod")
+# The driver of each precision counted; both score the same generated rows.
+DRIVERS = {"fp32": "ebgan_score_fixed", "int8": "ebgan_score_fixed_int8"}
 ROWS = 64
 # Exit status of the driver for a kernel that cannot run on this CPU.
 UNSUPPORTED = 3
 
 
-def build(build_dir: Path) -> Path:
+def build(build_dir: Path) -> dict[str, Path]:
     if not (build_dir / "CMakeCache.txt").exists():
         subprocess.run(
             [
@@ -53,11 +57,14 @@ def build(build_dir: Path) -> Path:
             stdout=subprocess.DEVNULL,
         )
     subprocess.run(
-        ["cmake", "--build", str(build_dir), "--target", "ebgan_score_fixed"],
+        ["cmake", "--build", str(build_dir), "--target", *DRIVERS.values()],
         check=True,
         stdout=subprocess.DEVNULL,
     )
-    return build_dir / "cpp" / "bench" / "ebgan_score_fixed"
+    return {
+        precision: build_dir / "cpp" / "bench" / target
+        for precision, target in DRIVERS.items()
+    }
 
 
 def compiler(build_dir: Path) -> str:
@@ -69,7 +76,9 @@ def compiler(build_dir: Path) -> str:
     return out.stdout.splitlines()[0] if out.returncode == 0 else match.group(1)
 
 
-def count(driver: Path, kernel: str, model: Path, rows: int) -> tuple[int | None, str]:
+def count(
+    driver: Path, precision: str, kernel: str, model: Path, rows: int
+) -> tuple[int | None, str]:
     """(instructions, "") for a kernel valgrind runs correctly, else (None, reason)."""
     native = subprocess.run(
         [str(driver), str(model), kernel, str(rows)], capture_output=True, text=True
@@ -79,7 +88,9 @@ def count(driver: Path, kernel: str, model: Path, rows: int) -> tuple[int | None
     if native.returncode != 0:
         return None, "the driver failed natively: " + native.stderr.strip()
     if not native.stdout.startswith(f"kernel {kernel} "):
-        return None, f"runs other code for fp32 models ({native.stdout.split()[1]})"
+        return None, (
+            f"runs other code for {precision} models ({native.stdout.split()[1]})"
+        )
 
     with tempfile.TemporaryDirectory() as tmp:
         out_file = Path(tmp) / "callgrind.out"
@@ -139,26 +150,28 @@ def main(argv=None) -> int:
     valgrind = subprocess.run(
         ["valgrind", "--version"], capture_output=True, text=True
     ).stdout.strip()
-    driver = build(args.build_dir)
+    drivers = build(args.build_dir)
     cxx = compiler(args.build_dir)
     baseline = json.loads(args.baseline.read_text()) if args.baseline.exists() else None
     margin = (
         args.margin if args.margin is not None else (baseline or {}).get("margin", 0.03)
     )
 
-    counts: dict[str, int] = {}
-    skipped: dict[str, str] = {}
-    for kernel in KERNELS:
-        n, reason = count(driver, kernel, MODEL, ROWS)
-        if n is None:
-            skipped[kernel] = reason
-            print(f"{kernel:13s} skipped: {reason}")
-        else:
-            counts[kernel] = n
+    counts: dict[str, dict[str, int]] = {p: {} for p in DRIVERS}
+    skipped: dict[str, dict[str, str]] = {p: {} for p in DRIVERS}
+    for precision, driver in drivers.items():
+        for kernel in KERNELS:
+            n, reason = count(driver, precision, kernel, MODEL, ROWS)
+            if n is None:
+                skipped[precision][kernel] = reason
+                print(f"{precision} {kernel:13s} skipped: {reason}")
+            else:
+                counts[precision][kernel] = n
     if args.update:
         record = {
             "rows": ROWS,
             "model": MODEL.name,
+            "int8_model": "quantised from the model by ebgan_score_fixed_int8",
             "counted": "ebgan_score",
             "margin": margin,
             "valgrind": valgrind,
@@ -167,8 +180,12 @@ def main(argv=None) -> int:
             "skipped": skipped,
         }
         args.baseline.write_text(json.dumps(record, indent=2) + "\n")
-        for kernel, n in counts.items():
-            print(f"{kernel:13s} {n:>13,} instructions ({n / ROWS:,.0f} per row)")
+        for precision, by_kernel in counts.items():
+            for kernel, n in by_kernel.items():
+                print(
+                    f"{precision} {kernel:13s} {n:>13,} instructions "
+                    f"({n / ROWS:,.0f} per row)"
+                )
         print(f"wrote {args.baseline}")
         return 0
 
@@ -180,26 +197,33 @@ def main(argv=None) -> int:
             f"note: baseline made with {baseline.get('compiler')} / "
             f"{baseline.get('valgrind')}, this run uses {cxx} / {valgrind}"
         )
+    expected = baseline["instructions"]
+    if all(isinstance(n, int) for n in expected.values()):
+        expected = {"fp32": expected}  # a baseline from before int8 was counted
     failed = []
-    for kernel, n in counts.items():
-        base = baseline["instructions"].get(kernel)
-        if base is None:
-            print(f"{kernel:13s} {n:>13,} instructions (no baseline; run --update)")
-            continue
-        change = n / base - 1
-        verdict = "FAIL" if change > margin else "ok"
-        print(
-            f"{kernel:13s} {n:>13,} instructions, baseline {base:>13,} "
-            f"({change:+.2%}) {verdict}"
-        )
-        if change > margin:
-            failed.append(kernel)
-    for kernel in baseline["instructions"]:
-        if kernel not in counts:
+    for precision, by_kernel in counts.items():
+        for kernel, n in by_kernel.items():
+            label = f"{precision} {kernel:13s}"
+            base = expected.get(precision, {}).get(kernel)
+            if base is None:
+                print(f"{label} {n:>13,} instructions (no baseline; run --update)")
+                continue
+            change = n / base - 1
+            verdict = "FAIL" if change > margin else "ok"
             print(
-                f"{kernel:13s} in the baseline but not measured here "
-                f"({skipped.get(kernel, 'not run')})"
+                f"{label} {n:>13,} instructions, baseline {base:>13,} "
+                f"({change:+.2%}) {verdict}"
             )
+            if change > margin:
+                failed.append(f"{precision} {kernel}")
+    for precision, by_kernel in expected.items():
+        for kernel in by_kernel:
+            if kernel not in counts.get(precision, {}):
+                reason = skipped.get(precision, {}).get(kernel, "not run")
+                print(
+                    f"{precision} {kernel:13s} in the baseline but not measured "
+                    f"here ({reason})"
+                )
     if failed:
         print(
             f"instruction count rose by more than {margin:.0%} for: "

@@ -37,8 +37,9 @@ def export(model_path: str, out_dir: str, batches: list[int]) -> None:
     import litert_torch
     import torch
     from ai_edge_quantizer import quantizer, recipe
-    from ebgan_edge import read_model
     from workload import energy_module
+
+    from ebgan_edge import read_model
 
     module = energy_module(read_model(model_path))
     out = Path(out_dir)

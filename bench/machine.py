@@ -141,6 +141,10 @@ def machine_info(repo: Path) -> dict:
         "tflite_export": exporter_versions(),
         "ebgan_edge": {
             "kernels": available_kernels(),
+            "kernels_by_precision": {
+                precision: available_kernels(precision)
+                for precision in ("fp32", "fp16", "int8")
+            },
             "auto_kernel": Scorer.load().kernel,
             "commit": git_commit(repo),
         },

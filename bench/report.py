@@ -32,13 +32,32 @@ def fmt_rate(rate: float) -> str:
     return f"{rate:,.3g}"
 
 
+PRECISION_ORDER = ("fp32", "fp16", "int8")
+EBGAN_PREFIX = "ebgan-edge-"
+LITERT_INT8 = "litert-int8"
+
+
+def precision_of(record: dict, name: str) -> str:
+    return record.get("backends", {}).get(name, {}).get("precision", "?")
+
+
 def backend_order(record: dict) -> list[str]:
+    """Backends grouped by the precision of their weights (fp32, fp16, int8),
+    in the order the runner listed them within a group, so that every int8
+    runtime sits next to the others."""
     seen: list[str] = []
     for cell in record["cells"]:
         for name in cell["results"]:
             if name not in seen:
                 seen.append(name)
-    return seen
+
+    def rank(name: str) -> int:
+        precision = precision_of(record, name)
+        if precision in PRECISION_ORDER:
+            return PRECISION_ORDER.index(precision)
+        return len(PRECISION_ORDER)
+
+    return sorted(seen, key=rank)
 
 
 def cells_by(record: dict, condition: str) -> dict[tuple[int, int], dict]:
@@ -54,9 +73,7 @@ def grid_tables(record: dict) -> list[str]:
     rows_list = sorted({r for r, _ in cells})
     threads_list = sorted({t for _, t in cells})
     names = backend_order(record)
-    precision = {
-        n: record.get("backends", {}).get(n, {}).get("precision", "?") for n in names
-    }
+    precision = {n: precision_of(record, n) for n in names}
     lines = []
     for threads in threads_list:
         header = (
@@ -103,8 +120,45 @@ def grid_tables(record: dict) -> list[str]:
                 )
                 row.append(fmt_rate(res["rows_per_s"]) + ratio)
             lines.append(f"| {name} | {precision[name]} | " + " | ".join(row) + " |")
-        lines.append("")
+        lines += ["", *int8_against_litert(record, cells, threads, rows_list)]
     return lines
+
+
+def int8_against_litert(
+    record: dict, cells: dict, threads: int, rows_list: list[int]
+) -> list[str]:
+    """A line comparing ebgan-edge's fastest int8 kernel with LiteRT's int8
+    model, as a ratio of rows per second, 4,096 rows first."""
+    ratios = {}
+    for rows in rows_list:
+        results = cells.get((rows, threads), {}).get("results", {})
+        ours = {
+            n: r
+            for n, r in results.items()
+            if n.startswith(EBGAN_PREFIX) and precision_of(record, n) == "int8"
+        }
+        if not ours or LITERT_INT8 not in results:
+            continue
+        best = max(ours, key=lambda n: ours[n]["rows_per_s"])
+        ratios[rows] = (best, ours[best], results[LITERT_INT8])
+    if not ratios:
+        return []
+    first = 4096 if 4096 in ratios else max(ratios)
+    best, ours, theirs = ratios[first]
+    others = ", ".join(
+        f"{r:,} row{'s' if r > 1 else ''} {o['rows_per_s'] / t['rows_per_s']:.2f}× "
+        f"({n})"
+        for r, (n, o, t) in ratios.items()
+        if r != first
+    )
+    return [
+        f"ebgan-edge's fastest int8 kernel against {LITERT_INT8}, rows per second "
+        f"at the median, {threads} thread{'s' if threads > 1 else ''}: "
+        f"**{first:,} rows: {ours['rows_per_s'] / theirs['rows_per_s']:.2f}×** "
+        f"({best} {fmt_rate(ours['rows_per_s'])}, {LITERT_INT8} "
+        f"{fmt_rate(theirs['rows_per_s'])})" + (f"; {others}." if others else "."),
+        "",
+    ]
 
 
 def contention_table(record: dict) -> list[str]:
@@ -155,14 +209,23 @@ def context_lines(record: dict) -> list[str]:
     )
     cells = [c for c in record["cells"] if c["condition"] == "as found"]
     loads = [c["load_average_before"][0] for c in record["cells"]]
+    ebgan = m["ebgan_edge"]
+    by_precision = ebgan.get("kernels_by_precision")
+    if not by_precision:  # a record from before kernels were listed by precision
+        by_precision = {}
+        for name in backend_order(record):
+            if name.startswith(EBGAN_PREFIX):
+                kernel = name[name.index("[") + 1 : -1]
+                by_precision.setdefault(precision_of(record, name), []).append(kernel)
+    kernels = "; ".join(f"{p}: {', '.join(k)}" for p, k in by_precision.items())
     return [
         f"Measured {record['created']} with `{record['command']}`.",
         "",
         f"- CPU: {m['cpu']['model']}, {m['cpu']['logical_cpus']} logical CPUs, "
         f"flags {' '.join(m['cpu']['flags'])}; {m['os']}.",
-        f"- ebgan-edge kernels usable: {', '.join(m['ebgan_edge']['kernels'])} "
-        f"(auto picks `{m['ebgan_edge']['auto_kernel']}`), commit "
-        f"`{(m['ebgan_edge']['commit'] or 'unknown')[:12]}`.",
+        f"- ebgan-edge kernels usable: {kernels or ', '.join(ebgan['kernels'])} "
+        f"(auto picks `{ebgan['auto_kernel']}` for fp32), commit "
+        f"`{(ebgan['commit'] or 'unknown')[:12]}`.",
         f"- Versions: {versions}.",
         f"- Inputs: {inputs}; model `{record['model']['file']}` "
         f"(sha256 `{record['model']['sha256'][:12]}…`).",
@@ -188,27 +251,53 @@ def markdown(record: dict) -> str:
         lines += [
             f"Agreement with the torch reference on the {check_rows}-row check "
             "batch (every backend is checked again at each batch size before "
-            "it is timed):",
+            "it is timed). Each backend is checked against `TorchScorer` of "
+            "the model file it runs; the last two columns set every backend, "
+            "quantised or not, against the fp32 model:",
             "",
-            "| backend | max relative error | median relative error | verdicts equal |",
-            "| --- | ---: | ---: | ---: |",
+            "| backend | weights | reference | max relative error "
+            "| median relative error | verdicts equal "
+            "| against fp32: max / median relative error "
+            "| against fp32: verdicts equal |",
+            "| --- | --- | --- | ---: | ---: | ---: | ---: | ---: |",
         ]
-        for name, c in checks.items():
+        ordered = [n for n in backend_order(record) if n in checks]
+        ordered += [n for n in checks if n not in ordered]
+        for name in ordered:
+            c = checks[name]
+            fp32 = c.get("fp32_model", c)
             lines.append(
-                f"| {name} | {c['max_relative']:.2g} | {c['median_relative']:.2g} "
-                f"| {c['verdict_agreement']:.2%} |"
+                f"| {name} | {precision_of(record, name)} "
+                f"| {c.get('reference', 'fp32')} model "
+                f"| {c['max_relative']:.2g} | {c['median_relative']:.2g} "
+                f"| {c['verdict_agreement']:.2%} | {fp32['max_relative']:.2g} / "
+                f"{fp32['median_relative']:.2g} | {fp32['verdict_agreement']:.2%} |"
             )
         lines.append("")
     return "\n".join(lines)
 
 
-# ebgan-edge kernels are drawn thick in dark colours, other runtimes thin.
-OURS_COLORS = ("black", "#8b0000", "#00008b", "#006400")
+# ebgan-edge is drawn thick, its kernels in dark colours (the int8 VNNI
+# kernel shares the AVX-512 colour); other runtimes thin. The line style
+# gives the precision of the weights.
+OURS_COLORS = {
+    "scalar": "black",
+    "avx2_fma": "#8b0000",
+    "avx512": "#00008b",
+    "avx512_vnni": "#00008b",
+    "neon": "#006400",
+    "neon_dotprod": "#006400",
+}
+LINE_STYLES = {"fp32": "-", "fp16": ":", "int8": "--"}
 
 
 def plot(record: dict, path: Path) -> None:
     """Two rows of log-log panels, one column per thread count: time per
-    call and time per row, against batch size."""
+    call and time per row, against batch size.
+
+    ebgan-edge's fp16 model is left out: it runs the fp32 kernels on
+    widened weights, its lines lie on the fp32 ones and only crowd the
+    plot; the tables give its times."""
     import matplotlib
 
     matplotlib.use("Agg")
@@ -218,19 +307,30 @@ def plot(record: dict, path: Path) -> None:
     cells = cells_by(record, "as found")
     threads_list = sorted({t for _, t in cells})
     batch_sizes = sorted({r for r, _ in cells})
-    names = backend_order(record)
-    others = [n for n in names if not n.startswith("ebgan-edge")]
-    ours = [n for n in names if n.startswith("ebgan-edge")]
+    names = [
+        n
+        for n in backend_order(record)
+        if not (n.startswith(EBGAN_PREFIX) and precision_of(record, n) == "fp16")
+    ]
+    ours = [n for n in names if n.startswith(EBGAN_PREFIX)]
+    others = [n for n in names if n not in ours]
     style = {
-        n: {"color": plt.get_cmap("tab10").colors[i % 10], "lw": 1.3, "ms": 4}
+        n: {
+            "color": plt.get_cmap("tab10").colors[i % 10],
+            "lw": 1.3,
+            "ms": 4,
+            "ls": LINE_STYLES.get(precision_of(record, n), "-"),
+        }
         for i, n in enumerate(others)
     }
-    style.update(
-        {
-            n: {"color": OURS_COLORS[i % len(OURS_COLORS)], "lw": 2.8, "ms": 6}
-            for i, n in enumerate(ours)
+    for n in ours:
+        kernel = n[n.index("[") + 1 : -1]
+        style[n] = {
+            "color": OURS_COLORS.get(kernel, "dimgray"),
+            "lw": 2.6,
+            "ms": 6,
+            "ls": LINE_STYLES.get(precision_of(record, n), "-"),
         }
-    )
 
     fig, axes = plt.subplots(
         2,
@@ -250,7 +350,6 @@ def plot(record: dict, path: Path) -> None:
             if not points:
                 continue
             rows = [r for r, _ in points]
-            int8 = record["backends"].get(name, {}).get("precision") == "int8"
             for row_index, per_row in enumerate((False, True)):
                 ax = axes[row_index][column]
                 scale = [r if per_row else 1 for r in rows]
@@ -259,7 +358,6 @@ def plot(record: dict, path: Path) -> None:
                     rows,
                     median,
                     marker="o",
-                    ls="--" if int8 else "-",
                     label=name,
                     zorder=3 if name in ours else 2,
                     **style[name],
@@ -269,7 +367,7 @@ def plot(record: dict, path: Path) -> None:
                     [p["p10_us"] / k for (_, p), k in zip(points, scale)],
                     [p["p90_us"] / k for (_, p), k in zip(points, scale)],
                     color=style[name]["color"],
-                    alpha=0.08,
+                    alpha=0.05,
                     lw=0,
                 )
         axes[0][column].set_title(f"{threads} thread{'s' if threads > 1 else ''}")
@@ -287,7 +385,7 @@ def plot(record: dict, path: Path) -> None:
     cpu = record["machine"]["cpu"]["model"]
     fig.suptitle(
         f"Anomaly scoring latency, {cpu}: interleaved runs, lower is better "
-        "(dashed: int8 weights)"
+        "(solid: fp32 weights, dashed: int8)"
     )
     fig.tight_layout(rect=(0, 0, 0.83, 0.97))
     path.parent.mkdir(parents=True, exist_ok=True)

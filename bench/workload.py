@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
+
 from ebgan_edge import default_model_path, encode, parse_records, read_model
 from ebgan_edge import features as feature_schema
 from ebgan_edge.model_file import LEAKY_SLOPE, ModelFile
