@@ -33,6 +33,7 @@ def _train_command(args) -> int:
         epochs=args.epochs,
         batch_size=args.batch_size,
         lr=args.lr,
+        lr_schedule=args.lr_schedule,
         margin=args.margin,
         lambda_pt=args.lambda_pt,
         spectral_norm=args.spectral_norm,
@@ -148,6 +149,12 @@ def _add_train(commands) -> None:
     p.add_argument("--epochs", type=int, default=d.epochs)
     p.add_argument("--batch-size", type=int, default=d.batch_size)
     p.add_argument("--lr", type=float, default=d.lr, help="Adam learning rate")
+    p.add_argument(
+        "--lr-schedule",
+        choices=("constant", "cosine"),
+        default=d.lr_schedule,
+        help="cosine: anneal the learning rates to zero over the run",
+    )
     p.add_argument(
         "--margin",
         type=float,

@@ -23,6 +23,9 @@ class TrainOptions:
     batch_size : int
     lr : float
         Adam learning rate of D and G (default betas).
+    lr_schedule : {"constant", "cosine"}
+        ``cosine`` anneals both learning rates to zero over the run, per
+        batch, so that the last epoch is not one noisy step of many.
     margin : float
         Hinge margin m on the energy of generated attacks.
     lambda_pt : float
@@ -58,6 +61,7 @@ class TrainOptions:
     epochs: int = 20
     batch_size: int = 64
     lr: float = 2e-4
+    lr_schedule: str = "constant"
     margin: float = 1.0
     lambda_pt: float = 0.1
     spectral_norm: bool = True
@@ -75,6 +79,7 @@ class TrainOptions:
             "attack": ("dos", "probe", "r2l_u2r"),
             "trainer": ("ids-ebgan", "autoencoder"),
             "energy": ("mse", "l1"),
+            "lr_schedule": ("constant", "cosine"),
             "normalize_on": ("normal", "fit"),
         }
         for name, allowed in choices.items():
