@@ -32,7 +32,7 @@ from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
 BASELINE = Path(__file__).with_name("callgrind_baseline.json")
-MODEL = REPO / "firmware_models" / "default.ebgan"
+MODEL = REPO / "firmware_models" / "ids-ebgan-dos-fp32.ebgan"
 KERNELS = ("scalar", "avx2_fma", "avx512", "avx512_vnni", "neon", "neon_dotprod")
 # The driver of each precision counted; both score the same generated rows.
 DRIVERS = {"fp32": "ebgan_score_fixed", "int8": "ebgan_score_fixed_int8"}

@@ -17,7 +17,7 @@ from pathlib import Path
 
 import numpy as np
 
-from ebgan_edge import default_model_path, encode, parse_records, read_model
+from ebgan_edge import encode, parse_records, read_model
 from ebgan_edge import features as feature_schema
 from ebgan_edge.model_file import LEAKY_SLOPE, ModelFile
 
@@ -25,6 +25,9 @@ REPO = Path(__file__).resolve().parents[1]
 DEFAULT_DATA = (
     REPO.parent / "shared" / "datasets" / "nsl-kdd" / "KDDTrain+_20Percent.txt"
 )
+# The fp32 original of the shipped model: every backend starts from fp32
+# weights, and the fp16 and int8 ebgan-edge files are converted from it.
+FP32_MODEL = REPO / "firmware_models" / "ids-ebgan-dos-fp32.ebgan"
 BATCH_SIZES = (1, 16, 256, 4096)
 # Rows every backend is checked on before it is timed: enough to include
 # normal traffic and every attack family of the training file.
@@ -117,7 +120,7 @@ def load_workload(
     seed : int
         Seed of the shuffle (and of generated records).
     """
-    model_path = Path(model_path) if model_path else default_model_path()
+    model_path = Path(model_path) if model_path else FP32_MODEL
     model = read_model(model_path)
     if data_path is None:
         env = os.environ.get("EBGAN_BENCH_DATA")

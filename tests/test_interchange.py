@@ -206,3 +206,15 @@ def test_c_header_scores_like_the_model_file(
     x = (np.arange(3 * 121) * 37 % 101 / 100).astype(np.float32).reshape(3, 121)
     np.testing.assert_array_equal(values[:3], Scorer.load(source).score(x))
     assert values[3] == np.float32(0.07)
+
+
+def test_shipped_header_is_the_shipped_model():
+    from ebgan_edge.training.c_header import c_header
+
+    shipped = REPO / "firmware_models" / "default.h"
+    expected = c_header(read_model(), "ebgan_default_model")
+    assert shipped.read_text() == expected, (
+        "firmware_models/default.h is stale: ebgan-edge convert "
+        "firmware_models/default.ebgan --out firmware_models/default.h "
+        "--name ebgan_default_model"
+    )

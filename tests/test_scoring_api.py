@@ -8,6 +8,7 @@ import inspect
 import subprocess
 import sys
 import threading
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -16,6 +17,11 @@ import ebgan_edge
 from ebgan_edge import Scorer, available_kernels, encode, parse_records
 from ebgan_edge._api import BaseScorer
 from helpers import assert_fp32_scores_close, generate_rows
+
+# The fp32 original of the shipped (int8) default model.
+SHIPPED_FP32 = (
+    Path(__file__).resolve().parents[1] / "firmware_models" / "ids-ebgan-dos-fp32.ebgan"
+)
 
 BACKENDS = [f"Scorer:{k}" for k in available_kernels()] + ["TorchScorer"]
 
@@ -200,8 +206,8 @@ def test_kernels_agree_with_torch_on_the_training_file(nsl_kdd_path, kernel):
     reference = pytest.importorskip(
         "ebgan_edge.reference", reason="torch is not installed"
     )
-    torch_scores = reference.TorchScorer.load()
-    ours = Scorer.load(kernel=kernel)
+    torch_scores = reference.TorchScorer.load(SHIPPED_FP32)
+    ours = Scorer.load(SHIPPED_FP32, kernel=kernel)
     x = encode(ebgan_edge.read_records(nsl_kdd_path), ours.normalization)
     a, b = ours.score(x), torch_scores.score(x)
     assert_fp32_scores_close(a, b)
@@ -276,5 +282,5 @@ def test_import_does_not_import_torch():
 
 def test_default_model_loads_without_a_path():
     scorer = Scorer.load()
-    assert scorer.kernel in available_kernels()
+    assert scorer.kernel in available_kernels(scorer.precision)
     assert scorer.score(batch(3)).shape == (3,)

@@ -14,7 +14,7 @@ from ebgan_edge.scorer import Scorer
 
 from .metrics import evaluate_scores
 
-__all__ = ["compare_precisions", "spearman"]
+__all__ = ["compare_precisions", "spearman", "validation_rows"]
 
 
 def spearman(a: np.ndarray, b: np.ndarray) -> float:
@@ -25,6 +25,30 @@ def spearman(a: np.ndarray, b: np.ndarray) -> float:
         r[np.argsort(values, kind="stable")] = np.arange(len(values))
         ranks.append(r)
     return float(np.corrcoef(*ranks)[0, 1])
+
+
+def validation_rows(model, data_path) -> tuple[np.ndarray, np.ndarray]:
+    """Encoded validation rows of a trained model, and their attack flags.
+
+    The rows are those the model's training held out: the validation
+    normals and the held-out attack rows of its family, seen and unseen
+    types together, split as the model's metadata records (attack family,
+    split seed).
+    """
+    from ebgan_edge.features import encode, read_records
+
+    from .splits import make_splits
+
+    options = model.metadata.get("options", {})
+    if "attack" not in options or "split_seed" not in options:
+        raise ValueError("the model's metadata does not record its training splits")
+    records = read_records(data_path)
+    splits = make_splits(records, options["attack"], int(options["split_seed"]))
+    attacks = np.concatenate([splits.attack_seen, splits.attack_unseen])
+    rows = np.concatenate([splits.normal_validation, attacks])
+    is_attack = np.zeros(len(rows), dtype=bool)
+    is_attack[len(splits.normal_validation) :] = True
+    return encode(records.subset(rows), model.normalization), is_attack
 
 
 def compare_precisions(

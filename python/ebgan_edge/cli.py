@@ -231,6 +231,19 @@ def _convert_command(args) -> int:
                 f"{source} is {model.precision}; precision is converted from fp32 only"
             )
         metadata = dict(model.metadata, precision=args.precision)
+        if args.precision != model.precision and "model_id" in metadata:
+            metadata["model_id"] = f"{metadata['model_id']}-{args.precision}"
+        if args.validate_on and args.precision != model.precision:
+            from .training.model_writer import model_bytes
+            from .training.precision_report import compare_precisions, validation_rows
+
+            x, is_attack = validation_rows(model, args.validate_on)
+            candidate = Scorer.load(
+                model_bytes(layers, model.normalization, model.threshold)
+            )
+            metadata["quantization"] = compare_precisions(
+                Scorer.load(source), candidate, x, is_attack
+            )
         write_model(
             target,
             layers,
@@ -306,6 +319,12 @@ def build_parser() -> argparse.ArgumentParser:
         "from, for ONNX graphs that do not carry them",
     )
     convert.add_argument("--name", help="C identifier of the model in a .h output")
+    convert.add_argument(
+        "--validate-on",
+        metavar="DATA",
+        help="with --precision: compare the converted model with the original on "
+        "the validation rows of its training file and store the report",
+    )
     convert.set_defaults(run=_convert_command)
 
     from .training import commands as training_commands
