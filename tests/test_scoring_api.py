@@ -26,11 +26,17 @@ SHIPPED_FP32 = (
 BACKENDS = [f"Scorer:{k}" for k in available_kernels()] + ["TorchScorer"]
 
 
+def _reference():
+    """ebgan_edge.reference, or a skip where torch is not installed."""
+    pytest.importorskip("torch", reason="torch is not installed")
+    from ebgan_edge import reference
+
+    return reference
+
+
 def load(backend: str, path, threads: int = 1):
     if backend == "TorchScorer":
-        reference = pytest.importorskip(
-            "ebgan_edge.reference", reason="torch is not installed"
-        )
+        reference = _reference()
         return reference.TorchScorer.load(path, threads=threads)
     return Scorer.load(path, kernel=backend.split(":")[1], threads=threads)
 
@@ -153,9 +159,7 @@ def test_state_is_visible(scorer):
 
 
 def test_public_api_of_scorer_and_reference_is_identical():
-    reference = pytest.importorskip(
-        "ebgan_edge.reference", reason="torch is not installed"
-    )
+    reference = _reference()
 
     def api(cls):
         names = {n for n in dir(cls) if not n.startswith("_")} - {"from_module"}
@@ -184,9 +188,7 @@ def test_public_api_of_scorer_and_reference_is_identical():
 
 @pytest.mark.parametrize("kernel", available_kernels())
 def test_kernels_agree_with_torch_reference(model_path, kernel):
-    reference = pytest.importorskip(
-        "ebgan_edge.reference", reason="torch is not installed"
-    )
+    reference = _reference()
     torch_scores = reference.TorchScorer.load(model_path)
     ours = Scorer.load(model_path, kernel=kernel)
     bound = ebgan_edge._core.schema()["fp32_relative_bound"]
@@ -203,9 +205,7 @@ def test_kernels_agree_with_torch_reference(model_path, kernel):
 @pytest.mark.slow
 @pytest.mark.parametrize("kernel", available_kernels())
 def test_kernels_agree_with_torch_on_the_training_file(nsl_kdd_path, kernel):
-    reference = pytest.importorskip(
-        "ebgan_edge.reference", reason="torch is not installed"
-    )
+    reference = _reference()
     torch_scores = reference.TorchScorer.load(SHIPPED_FP32)
     ours = Scorer.load(SHIPPED_FP32, kernel=kernel)
     x = encode(ebgan_edge.read_records(nsl_kdd_path), ours.normalization)

@@ -44,8 +44,8 @@ ebgan::ModelData ReadAny(const py::object& source) {
   if (py::isinstance<py::bytes>(source) || py::isinstance<py::bytearray>(source) ||
       py::isinstance<py::memoryview>(source)) {
     py::buffer_info info = py::buffer(source).request();
-    if (info.itemsize != 1 || info.ndim != 1)
-      throw py::value_error("model bytes must be a flat byte buffer");
+    if (info.itemsize != 1 || info.ndim != 1 || info.strides[0] != 1)
+      throw py::value_error("model bytes must be a flat, contiguous byte buffer");
     const auto* data = static_cast<const uint8_t*>(info.ptr);
     py::gil_scoped_release release;
     s = ebgan::ReadModel(data, size_t(info.size), &model);
@@ -170,7 +170,9 @@ FloatArray AsBatch(const py::object& batch) {
 
 std::string_view TextOf(const py::object& text, std::string* storage) {
   if (py::isinstance<py::str>(text)) {
-    *storage = text.cast<std::string>();
+    // surrogateescape: text decoded from arbitrary bytes turns back into
+    // those bytes, which the parser then judges (and names) itself.
+    *storage = py::bytes(text.attr("encode")("utf-8", "surrogateescape")).cast<std::string>();
     return *storage;
   }
   if (py::isinstance<py::bytes>(text)) {
@@ -249,6 +251,17 @@ py::tuple EncodeParsed(
   return py::make_tuple(out, Vector<uint64_t>(stats.clipped), Vector<uint64_t>(stats.unknown));
 }
 
+// A NaN score would read as "normal" (NaN > threshold is false). Finite
+// inputs can still overflow float32 inside the network (values near 3e38,
+// or a model with absurd weights): say so rather than answer.
+void RefuseNan(const float* scores, size_t rows) {
+  for (size_t r = 0; r < rows; ++r)
+    if (std::isnan(scores[r]))
+      throw py::value_error("the score of row " + std::to_string(r) +
+                            " is NaN: the batch or the model overflows float32 "
+                            "(encoded records lie in [0, 1])");
+}
+
 class PyEngine {
  public:
   PyEngine(const py::object& source, const std::string& kernel, int threads) : threads_(threads) {
@@ -268,6 +281,7 @@ class PyEngine {
       py::gil_scoped_release release;
       engine_->Score(x.data(), rows, out, nullptr, threads_);
     }
+    RefuseNan(out, rows);
     return scores;
   }
 

@@ -1,5 +1,6 @@
 // Fuzz target: ebgan::ReadModel on arbitrary bytes and, for every file it
-// accepts, an Engine built from it scoring a few fixed rows.
+// accepts, an Engine built from it (the kernel this CPU prefers) scoring a
+// few fixed rows.
 //
 // Most mutations of a model file break its CRC-32 and stop at the checksum
 // check. So that the fuzzer also reaches the section parsers, each input
@@ -60,7 +61,6 @@ void ReadAndScore(const uint8_t* data, size_t size) {
     return;
   }
   ScoreWith(model, "");  // the kernel this CPU prefers
-  ScoreWith(model, "scalar");
 }
 
 // A copy with the header's declared size set to the real size and the
@@ -81,7 +81,8 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   constexpr size_t kMinimum = 36;  // header and trailer
   if (size >= kMinimum && std::memcmp(data, ebgan::kModelMagic, sizeof ebgan::kModelMagic) == 0) {
     const std::vector<uint8_t> crafted = WithValidChecksum(data, size);
-    ReadAndScore(crafted.data(), crafted.size());
+    // Read again only if that changed a byte: an intact file was read above.
+    if (std::memcmp(crafted.data(), data, size) != 0) ReadAndScore(crafted.data(), crafted.size());
   }
   return 0;
 }

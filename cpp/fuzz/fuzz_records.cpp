@@ -30,21 +30,21 @@ Statistics FixedStatistics() {
     s.minimum[i] = 0.0f;
     s.maximum[i] = float(1 + i * 100);
   }
-  s.maximum[0] = 0.0f;        // constant feature: span taken as 1
-  s.minimum[1] = 1e-38f;      // a span near the smallest normal float
+  s.maximum[0] = 0.0f;    // constant feature: span taken as 1
+  s.minimum[1] = 1e-38f;  // a span near the smallest normal float
   s.maximum[1] = 2e-38f;
-  s.maximum[2] = 3.4e38f;     // a span near the largest float
-  s.minimum[3] = -3.4e38f;    // and a negative minimum
+  s.maximum[2] = 3.4e38f;   // a span near the largest float
+  s.minimum[3] = -3.4e38f;  // and a negative minimum
   s.maximum[3] = 3.4e38f;
-  s.minimum[4] = 1e-45f;      // denormal bounds
+  s.minimum[4] = 1e-45f;  // denormal bounds
   s.maximum[4] = 1e-45f;
   return s;
 }
 
 constexpr int kVocabularySizes[ebgan::kCategoricalCount] = {
     ebgan::kProtocolTypeCount, ebgan::kServiceCount, ebgan::kFlagCount};
-constexpr int kBlockOffsets[ebgan::kCategoricalCount] = {
-    ebgan::kProtocolTypeOffset, ebgan::kServiceOffset, ebgan::kFlagOffset};
+constexpr int kBlockOffsets[ebgan::kCategoricalCount] = {ebgan::kProtocolTypeOffset,
+                                                         ebgan::kServiceOffset, ebgan::kFlagOffset};
 
 void CheckParsed(const ebgan::ParsedRecords& p, uint64_t line_count) {
   const size_t n = p.rows;
@@ -53,6 +53,7 @@ void CheckParsed(const ebgan::ParsedRecords& p, uint64_t line_count) {
   FUZZ_CHECK(p.category.size() >= n * ebgan::kCategoricalCount);
   FUZZ_CHECK(p.unknown_values.size() >= n * ebgan::kCategoricalCount);
   FUZZ_CHECK(n == 0 || p.fields == 41 || p.fields == 42 || p.fields == 43);
+  // Whole records only, also after a refusal (test_records_partial.cpp).
   FUZZ_CHECK(p.labels.size() == (p.fields >= 42 ? n : 0));
   FUZZ_CHECK(p.difficulty.size() == (p.fields == 43 ? n : 0));
   for (size_t r = 0; r < n; ++r) {
@@ -101,12 +102,15 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   for (char c : text) line_count += c == '\n';
 
   ebgan::ParsedRecords parsed;
-  ebgan::RecordIssue issue;
-  const ebgan::Status s = ebgan::ParseRecords(text, 1, &parsed, &issue);
+  ebgan::RecordIssue refusal;
+  const ebgan::Status s = ebgan::ParseRecords(text, 1, &parsed, &refusal);
   if (!s.ok()) {
-    FUZZ_CHECK(issue.line >= 1 && issue.line <= line_count);
-    FUZZ_CHECK(issue.field >= -1 && issue.field <= 42);
-    FUZZ_CHECK(!issue.problem.empty() && issue.problem.size() < 200);
+    FUZZ_CHECK(refusal.line >= 1 && refusal.line <= line_count);
+    FUZZ_CHECK(refusal.field >= -1 && refusal.field <= 42);
+    // A refusal quotes at most 40 bytes of the field, each escaped to at
+    // most 4 characters: the message stays short whatever the line held.
+    FUZZ_CHECK(!refusal.problem.empty() && refusal.problem.size() < 256);
+    for (char c : refusal.problem) FUZZ_CHECK(c >= 0x20 && c <= 0x7e);
   }
   CheckParsed(parsed, line_count);
   CheckEncoded(parsed);

@@ -18,6 +18,7 @@ import zlib
 from pathlib import Path
 
 import numpy as np
+
 from ebgan_edge.features import Normalization
 from ebgan_edge.model_file import LAYER_WIDTHS
 from ebgan_edge.training.model_writer import model_bytes

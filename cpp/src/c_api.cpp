@@ -1,5 +1,6 @@
 // The C API over ebgan::Engine. No exception crosses this boundary.
 #include <algorithm>
+#include <cmath>
 #include <cstring>
 #include <new>
 #include <string>
@@ -34,6 +35,18 @@ int Finish(const ebgan::ModelData& data, const char* kernel, ebgan_model** out, 
     return Report(s, error, error_size);
   }
   *out = model;
+  return EBGAN_OK;
+}
+
+// A NaN score would read as "normal" (NaN > threshold is false); finite
+// inputs can still overflow float32 inside the network.
+int RefuseNan(const float* scores, size_t rows, char* error, size_t error_size) {
+  for (size_t r = 0; r < rows; ++r)
+    if (std::isnan(scores[r]))
+      return Report({ebgan::StatusCode::kInvalidArgument,
+                     "the score of row " + std::to_string(r) +
+                         " is NaN: the input or the model overflows float32"},
+                    error, error_size);
   return EBGAN_OK;
 }
 
@@ -150,7 +163,7 @@ int ebgan_score(const ebgan_model* model, const float* input, size_t rows, float
                   error, error_size);
   }
   model->engine->Score(input, rows, scores, nullptr);
-  return EBGAN_OK;
+  return RefuseNan(scores, rows, error, error_size);
 }
 
 int ebgan_score_csv(const ebgan_model* model, const char* text, size_t length, float* scores,
@@ -188,6 +201,10 @@ int ebgan_score_csv(const ebgan_model* model, const char* text, size_t length, f
     }
     std::copy(out.begin(), out.end(), scores);
     local.records = out.size();
+    if (RefuseNan(scores, out.size(), error, error_size) != EBGAN_OK) {
+      if (stats) *stats = local;
+      return EBGAN_INVALID_ARGUMENT;
+    }
     for (uint64_t c : encode_stats.clipped) local.clipped_values += size_t(c);
     for (uint64_t u : encode_stats.unknown) local.unknown_categories += size_t(u);
     if (stats) *stats = local;

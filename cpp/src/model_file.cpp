@@ -6,6 +6,7 @@
 // a byte of it, since a crafted file can carry a valid checksum.
 #include <cmath>
 #include <cstring>
+#include <filesystem>
 #include <fstream>
 #include <sstream>
 
@@ -409,6 +410,9 @@ Status ReadModel(const uint8_t* data, size_t size, ModelData* out) {
 }
 
 Status ReadModelFile(const std::string& path, ModelData* out) {
+  std::error_code error;
+  if (std::filesystem::is_directory(path, error))
+    return Status(StatusCode::kIoError, "cannot read model file '" + path + "': it is a directory");
   std::ifstream file(path, std::ios::binary | std::ios::ate);
   if (!file) return Status(StatusCode::kIoError, "cannot open model file '" + path + "'");
   const std::streamoff length = file.tellg();

@@ -144,20 +144,20 @@ Status ParseRecords(std::string_view text, uint64_t first_line, ParsedRecords* o
       out->category[row * kCategoricalCount + c] = int16_t(index);
       if (index < 0) out->unknown_values[row * kCategoricalCount + c] = std::string(value);
     }
-    if (count >= 42) {
-      const std::string_view label = Trim(fields[41]);
-      if (!PrintableAscii(label))
-        return fail(this_line, 41, Quoted(label) + " has bytes that are not printable ASCII");
-      out->labels.emplace_back(label);
-    }
+    // Label and difficulty are both checked before either is stored, so a
+    // failure leaves `out` holding whole records only.
+    const std::string_view label = count >= 42 ? Trim(fields[41]) : std::string_view();
+    if (!PrintableAscii(label))
+      return fail(this_line, 41, Quoted(label) + " has bytes that are not printable ASCII");
+    int32_t level = 0;
     if (count == 43) {
       const std::string_view d = Trim(fields[42]);
-      int32_t level = 0;
       auto [ptr, ec] = std::from_chars(d.data(), d.data() + d.size(), level);
       if (d.empty() || ec != std::errc() || ptr != d.data() + d.size())
         return fail(this_line, 42, Quoted(fields[42]) + " is not an integer");
-      out->difficulty.push_back(level);
     }
+    if (count >= 42) out->labels.emplace_back(label);
+    if (count == 43) out->difficulty.push_back(level);
     out->lines.push_back(this_line);
     out->rows = row + 1;
   }

@@ -113,8 +113,14 @@ class TorchScorer(BaseScorer):
                     y = self._forward_int8(x)
                 else:
                     y = self._forward_float(x)
-                scores = ((y - x) ** 2).mean(dim=1)
-                return scores.numpy().astype(np.float32), y.numpy().astype(np.float32)
+                scores = ((y - x) ** 2).mean(dim=1).numpy().astype(np.float32)
+                nan = np.flatnonzero(np.isnan(scores))
+                if len(nan):
+                    raise ValueError(
+                        f"the score of row {nan[0]} is NaN: the batch or the model "
+                        "overflows float32 (encoded records lie in [0, 1])"
+                    )
+                return scores, y.numpy().astype(np.float32)
         finally:
             torch.set_num_threads(previous)
 
