@@ -35,14 +35,23 @@ def _floats(values) -> str:
 def _array(ctype: str, name: str, body: str, count: int) -> str:
     # Wrap long initialisers so that the header stays readable in an editor.
     items = body.split(", ")
-    lines = [", ".join(items[i : i + 8]) for i in range(0, len(items), 8)]
+    lines = [", ".join(items[i : i + 5]) for i in range(0, len(items), 5)]
     joined = ",\n  ".join(lines)
     return f"static const {ctype} {name}[{count}] = {{\n  {joined}\n}};\n"
 
 
 def _c_string(text: str) -> str:
-    escaped = text.replace("\\", "\\\\").replace('"', '\\"').replace("\n", "\\n")
-    return f'"{escaped}"'
+    # Long strings become adjacent literals of at most 72 characters, which C
+    # joins into one; a cut never splits an escape sequence.
+    pieces, current = [], ""
+    for c in text:
+        escaped = {"\\": "\\\\", '"': '\\"', "\n": "\\n"}.get(c, c)
+        if len(current) + len(escaped) > 72:
+            pieces.append(current)
+            current = ""
+        current += escaped
+    pieces.append(current)
+    return "\n  ".join(f'"{piece}"' for piece in pieces)
 
 
 def c_header(model: ModelFile, name: str) -> str:
@@ -85,7 +94,9 @@ def c_header(model: ModelFile, name: str) -> str:
             _array("float", f"{prefix}_bias", _floats(layer["bias"]), weight.shape[0])
         )
         scale_name = f"{prefix}_scale" if model.precision == "int8" else "NULL"
-        layer_inits.append(f"{{{prefix}_weight, {scale_name}, {prefix}_bias}}")
+        layer_inits.append(
+            f"{{{prefix}_weight,\n     {scale_name},\n     {prefix}_bias}}"
+        )
     minimum, maximum = model.normalization.minimum, model.normalization.maximum
     parts.append(_array("float", f"{name}_minimum", _floats(minimum), minimum.size))
     parts.append(_array("float", f"{name}_maximum", _floats(maximum), maximum.size))
@@ -94,10 +105,11 @@ def c_header(model: ModelFile, name: str) -> str:
         f"\nstatic const ebgan_static_model {name} = {{\n"
         f"  EBGAN_STATIC_MODEL_VERSION,\n"
         f"  {_PRECISION_CODES[model.precision]},\n"
-        f"  {{{', '.join(layer_inits)}}},\n"
+        "  {\n    " + ",\n    ".join(layer_inits) + "\n  },\n"
         f"  {name}_minimum,\n  {name}_maximum,\n"
         f"  {_float(model.threshold)},\n"
-        f"  {_c_string(chr(10).join(FEATURE_NAMES))},\n"
+        + "\n".join(f"  {_c_string(f + chr(10))}" for f in FEATURE_NAMES[:-1])
+        + f"\n  {_c_string(FEATURE_NAMES[-1])},\n"
         f"  {_c_string(metadata)},\n}};\n\n#endif  /* {guard} */\n"
     )
     return "".join(parts)

@@ -111,13 +111,12 @@ py::dict ModelToDict(const ebgan::ModelData& m) {
 // shared by ebgan_edge.Scorer and the torch reference. A C-contiguous float32
 // array passes through without a copy.
 FloatArray AsBatch(const py::object& batch) {
-  py::object numpy = py::module_::import("numpy");
   py::array array;
   if (py::isinstance<py::array>(batch)) {
     array = py::reinterpret_borrow<py::array>(batch);
   } else {
     try {
-      array = numpy.attr("asarray")(batch);
+      array = py::module_::import("numpy").attr("asarray")(batch);
     } catch (py::error_already_set& e) {
       if (!e.matches(PyExc_ValueError) && !e.matches(PyExc_TypeError)) throw;
       throw py::value_error("batch is not a rectangular array of numbers (" +
