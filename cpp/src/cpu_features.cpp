@@ -32,6 +32,7 @@ X86Features DetectX86() {
   unsigned eax, ebx, ecx, edx;
   if (!__get_cpuid(1, &eax, &ebx, &ecx, &edx)) return f;
   const bool fma = ecx & (1u << 12);
+  const bool f16c = ecx & (1u << 29);
   const bool osxsave = ecx & (1u << 27);
   const bool avx = ecx & (1u << 28);
   if (!osxsave || !avx) return f;
@@ -47,7 +48,9 @@ X86Features DetectX86() {
   const bool avx512dq = ebx & (1u << 17);
   const bool avx512bw = ebx & (1u << 30);
   const bool avx512vl = ebx & (1u << 31);
-  f.avx2_fma = ymm_enabled && avx2 && fma;
+  // F16C (binary16 conversions, used for fp16 weights) came before AVX2
+  // and every AVX2 CPU has it; requiring it costs no real machine.
+  f.avx2_fma = ymm_enabled && avx2 && fma && f16c;
   f.avx512 = f.avx2_fma && zmm_enabled && avx512f && avx512dq && avx512bw && avx512vl;
   f.avx512_vnni = f.avx512 && (ecx & (1u << 11));
   return f;

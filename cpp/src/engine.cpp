@@ -9,49 +9,49 @@
 namespace ebgan {
 namespace {
 
-Fp32Kernel Fp32KernelFor(Isa isa) {
+FloatKernels FloatKernelsFor(Isa isa) {
   switch (isa) {
     case Isa::kScalar:
-      return ScoreFp32Scalar;
+      return ScalarFloatKernels();
 #if defined(EBGAN_BUILD_AVX2)
     case Isa::kAvx2Fma:
-      return ScoreFp32Avx2Fma;
+      return Avx2FmaFloatKernels();
 #endif
 #if defined(EBGAN_BUILD_AVX512)
     case Isa::kAvx512:
-      return ScoreFp32Avx512;
+      return Avx512FloatKernels();
 #endif
 #if defined(EBGAN_BUILD_NEON)
     case Isa::kNeon:
-      return ScoreFp32Neon;
+      return NeonFloatKernels();
 #endif
     default:
-      return nullptr;
+      return {};
   }
 }
 
-Int8Kernel Int8KernelFor(Isa isa) {
+Int8Kernels Int8KernelsFor(Isa isa) {
   switch (isa) {
     case Isa::kScalar:
-      return ScoreInt8Scalar;
+      return ScalarInt8Kernels();
 #if defined(EBGAN_BUILD_INT8_AVX2)
     case Isa::kAvx2Fma:
-      return ScoreInt8Avx2;
+      return Avx2Int8Kernels();
 #endif
 #if defined(EBGAN_BUILD_AVX512_VNNI)
     case Isa::kAvx512Vnni:
-      return ScoreInt8Avx512Vnni;
+      return Avx512VnniInt8Kernels();
 #endif
 #if defined(EBGAN_BUILD_INT8_NEON)
     case Isa::kNeon:
-      return ScoreInt8Neon;
+      return NeonInt8Kernels();
 #endif
 #if defined(EBGAN_BUILD_NEON_DOTPROD)
     case Isa::kNeonDotprod:
-      return ScoreInt8NeonDotprod;
+      return NeonDotprodInt8Kernels();
 #endif
     default:
-      return nullptr;
+      return {};
   }
 }
 
@@ -81,8 +81,8 @@ size_t Lines(size_t bytes) {
 }  // namespace
 
 bool HasKernel(Precision precision, Isa isa) {
-  return precision == Precision::kInt8 ? Int8KernelFor(isa) != nullptr
-                                       : Fp32KernelFor(isa) != nullptr;
+  return precision == Precision::kInt8 ? Int8KernelsFor(isa).dense != nullptr
+                                       : FloatKernelsFor(isa).fp32 != nullptr;
 }
 
 Isa BestIsaFor(Precision precision) {
@@ -122,44 +122,84 @@ Status Engine::Create(const ModelData& model, const std::string& kernel,
   engine->isa_ = isa;
   Status s;
   if (model.precision == Precision::kInt8) {
-    engine->int8_kernel_ = Int8KernelFor(isa);
+    engine->int8_kernels_ = Int8KernelsFor(isa);
     s = engine->PackInt8();
   } else {
-    engine->fp32_kernel_ = Fp32KernelFor(isa);
-    s = engine->PackFp32();
+    const FloatKernels kernels = FloatKernelsFor(isa);
+    if (model.precision == Precision::kFp16 && kernels.fp16) {
+      engine->fp16_kernel_ = kernels.fp16;
+      engine->fp16_record_kernel_ = kernels.fp16_records;
+      s = engine->PackFp16();
+    } else {
+      engine->fp32_kernel_ = kernels.fp32;
+      engine->fp32_record_kernel_ = kernels.fp32_records;
+      s = engine->PackFp32();
+    }
   }
   if (!s.ok()) return s;
   *out = std::move(engine);
   return Status::Ok();
 }
 
-Status Engine::PackFp32() {
-  size_t bytes = 0;
-  for (int l = 0; l < kLayerCount; ++l)
-    bytes += Lines(sizeof(float) * kLayerWidths[l] * kPaddedWidths[l + 1]) +
-             Lines(sizeof(float) * kPaddedWidths[l + 1]);
+Status Engine::Allocate(size_t bytes) {
   void* block = std::aligned_alloc(64, bytes);
   if (!block) return Status(StatusCode::kInvalidArgument, "out of memory packing the model");
   std::memset(block, 0, bytes);
   packed_ = std::unique_ptr<void, void (*)(void*)>(block, std::free);
+  packed_bytes_ = bytes;
+  return Status::Ok();
+}
 
-  char* cursor = static_cast<char*>(block);
+// Packs every layer k-major with outputs padded (kernel.h), weights as
+// `Weight` (float, or uint16_t for binary16 kept as stored), and calls
+// `done(l, weight, bias)` for each layer.
+template <typename Weight, typename Done>
+Status Engine::PackFloat(const Done& done) {
+  size_t bytes = 0;
+  for (int l = 0; l < kLayerCount; ++l)
+    bytes += Lines(sizeof(Weight) * kLayerWidths[l] * kPaddedWidths[l + 1]) +
+             Lines(sizeof(float) * kPaddedWidths[l + 1]);
+  Status s = Allocate(bytes);
+  if (!s.ok()) return s;
+
+  char* cursor = static_cast<char*>(packed_.get());
   for (int l = 0; l < kLayerCount; ++l) {
     const LayerData& layer = model_.layers[l];
     const int out_padded = kPaddedWidths[l + 1];
-    float* weight = reinterpret_cast<float*>(cursor);
-    cursor += Lines(sizeof(float) * layer.in * out_padded);
+    auto* weight = reinterpret_cast<Weight*>(cursor);
+    cursor += Lines(sizeof(Weight) * layer.in * out_padded);
     float* bias = reinterpret_cast<float*>(cursor);
     cursor += Lines(sizeof(float) * out_padded);
     for (int j = 0; j < layer.out; ++j) {
-      for (int k = 0; k < layer.in; ++k)
-        weight[size_t(k) * out_padded + j] = WeightAt(layer, size_t(j) * layer.in + k);
+      for (int k = 0; k < layer.in; ++k) {
+        const size_t from = size_t(j) * layer.in + k;
+        Weight& to = weight[size_t(k) * out_padded + j];
+        if constexpr (sizeof(Weight) == sizeof(float))
+          to = WeightAt(layer, from);
+        else
+          to = layer.weight_fp16[from];
+      }
       bias[j] = layer.bias[j];
     }
-    fp32_model_.layers[l] =
-        PackedLayer{weight, bias, layer.in, layer.out, layer.activation == Activation::kLeakyRelu};
+    done(l, weight, bias);
   }
   return Status::Ok();
+}
+
+Status Engine::PackFp32() {
+  return PackFloat<float>([this](int l, const float* weight, const float* bias) {
+    const LayerData& layer = model_.layers[l];
+    fp32_model_.layers[l] =
+        PackedLayer{weight, bias, layer.in, layer.out, layer.activation == Activation::kLeakyRelu};
+  });
+}
+
+Status Engine::PackFp16() {
+  return PackFloat<uint16_t>([this](int l, const uint16_t* weight, const float* bias) {
+    const LayerData& layer = model_.layers[l];
+    fp16_model_.layers[l] = PackedHalfLayer{weight, bias, layer.in, layer.out,
+                                            layer.activation == Activation::kLeakyRelu};
+  });
 }
 
 Status Engine::PackInt8() {
@@ -175,12 +215,10 @@ Status Engine::PackInt8() {
     const size_t out_padded = kPaddedWidths[l + 1];
     bytes += Lines(PaddedDepth(kLayerWidths[l]) * out_padded) + 3 * Lines(4 * out_padded);
   }
-  void* block = std::aligned_alloc(64, bytes);
-  if (!block) return Status(StatusCode::kInvalidArgument, "out of memory packing the model");
-  std::memset(block, 0, bytes);
-  packed_ = std::unique_ptr<void, void (*)(void*)>(block, std::free);
+  Status s = Allocate(bytes);
+  if (!s.ok()) return s;
 
-  char* cursor = static_cast<char*>(block);
+  char* cursor = static_cast<char*>(packed_.get());
   for (int l = 0; l < kLayerCount; ++l) {
     const LayerData& layer = model_.layers[l];
     const int out_padded = kPaddedWidths[l + 1];
@@ -215,22 +253,48 @@ Status Engine::PackInt8() {
 
 void Engine::ScoreRange(const float* input, size_t rows, float* scores,
                         float* reconstruction) const {
-  if (int8_kernel_)
-    int8_kernel_(int8_model_, input, rows, scores, reconstruction);
+  if (int8_kernels_.dense)
+    int8_kernels_.dense(int8_model_, input, rows, scores, reconstruction);
+  else if (fp16_kernel_)
+    fp16_kernel_(fp16_model_, input, rows, scores, reconstruction);
   else
     fp32_kernel_(fp32_model_, input, rows, scores, reconstruction);
 }
 
-void Engine::Score(const float* input, size_t rows, float* scores, float* reconstruction,
-                   int threads) const {
+void Engine::ScoreRecordRange(const RecordRows& input, size_t rows, float* scores,
+                              float* reconstruction) const {
+  if (int8_kernels_.records)
+    return int8_kernels_.records(int8_model_, input, rows, scores, reconstruction);
+  if (fp16_record_kernel_)
+    return fp16_record_kernel_(fp16_model_, input, rows, scores, reconstruction);
+  if (!fp16_kernel_ && fp32_record_kernel_)
+    return fp32_record_kernel_(fp32_model_, input, rows, scores, reconstruction);
+  // No record kernel on this path: dense rows, a few at a time, on the stack.
+  constexpr size_t kExpandRows = 16;
+  alignas(64) float dense[kExpandRows * kFeatureCount];
+  for (size_t start = 0; start < rows; start += kExpandRows) {
+    const size_t n = std::min(kExpandRows, rows - start);
+    const RecordRows tile{input.numeric + start * kRecordStride,
+                          input.hot + start * kCategoricalCount};
+    ExpandRecordRows(tile, n, dense);
+    ScoreRange(dense, n, scores + start,
+               reconstruction ? reconstruction + start * kFeatureCount : nullptr);
+  }
+}
+
+namespace {
+
+// Runs score(begin, n) over [0, rows) in up to `threads` contiguous shares.
+// Threads live for this call only: an idle scorer holds no spinning pool.
+// If the system refuses a thread, its share runs on the calling thread.
+template <typename ScoreShare>
+void InParallel(size_t rows, int threads, const ScoreShare& score) {
   size_t workers = threads > 1 ? std::min(size_t(threads), kMaxThreads) : 1;
   workers = std::min(workers, std::max<size_t>(1, rows / kMinRowsPerThread));
   if (workers <= 1) {
-    ScoreRange(input, rows, scores, reconstruction);
+    score(0, rows);
     return;
   }
-  // Threads live for this call only: an idle scorer holds no spinning pool.
-  // If the system refuses a thread, its share runs on the calling thread.
   const size_t chunk = (rows + workers - 1) / workers;
   std::thread pool[kMaxThreads];
   size_t started = 0;
@@ -238,17 +302,35 @@ void Engine::Score(const float* input, size_t rows, float* scores, float* recons
     const size_t begin = w * chunk;
     if (begin >= rows) break;
     const size_t n = std::min(chunk, rows - begin);
-    float* recon = reconstruction ? reconstruction + begin * kFeatureCount : nullptr;
     try {
-      pool[started] =
-          std::thread([=] { ScoreRange(input + begin * kFeatureCount, n, scores + begin, recon); });
+      pool[started] = std::thread([&score, begin, n] { score(begin, n); });
       ++started;
     } catch (const std::system_error&) {
-      ScoreRange(input + begin * kFeatureCount, n, scores + begin, recon);
+      score(begin, n);
     }
   }
-  ScoreRange(input, std::min(chunk, rows), scores, reconstruction);
+  score(0, std::min(chunk, rows));
   for (size_t i = 0; i < started; ++i) pool[i].join();
+}
+
+}  // namespace
+
+void Engine::Score(const float* input, size_t rows, float* scores, float* reconstruction,
+                   int threads) const {
+  InParallel(rows, threads, [&](size_t begin, size_t n) {
+    ScoreRange(input + begin * kFeatureCount, n, scores + begin,
+               reconstruction ? reconstruction + begin * kFeatureCount : nullptr);
+  });
+}
+
+void Engine::ScoreRecords(const RecordRows& input, size_t rows, float* scores,
+                          float* reconstruction, int threads) const {
+  InParallel(rows, threads, [&](size_t begin, size_t n) {
+    const RecordRows share{input.numeric + begin * kRecordStride,
+                           input.hot + begin * kCategoricalCount};
+    ScoreRecordRange(share, n, scores + begin,
+                     reconstruction ? reconstruction + begin * kFeatureCount : nullptr);
+  });
 }
 
 Status Engine::ScoreText(std::string_view text, uint64_t first_line, std::vector<float>* scores,
@@ -257,11 +339,13 @@ Status Engine::ScoreText(std::string_view text, uint64_t first_line, std::vector
   ParsedRecords parsed;
   Status s = ParseRecords(text, first_line, &parsed, issue);
   if (!s.ok()) return s;
-  std::vector<float> features(parsed.rows * kFeatureCount);
-  EncodeRecords(parsed.numeric.data(), parsed.category.data(), parsed.rows, model_.minimum.data(),
-                model_.maximum.data(), features.data(), stats);
+  std::vector<float> numeric(parsed.rows * kRecordStride);
+  std::vector<int16_t> hot(parsed.rows * kCategoricalCount);
+  EncodeRecordRows(parsed.numeric.data(), parsed.category.data(), parsed.rows,
+                   model_.minimum.data(), model_.maximum.data(), numeric.data(), hot.data(), stats);
   scores->resize(parsed.rows);
-  Score(features.data(), parsed.rows, scores->data(), nullptr, threads);
+  ScoreRecords(RecordRows{numeric.data(), hot.data()}, parsed.rows, scores->data(), nullptr,
+               threads);
   *lines = std::move(parsed.lines);
   return Status::Ok();
 }

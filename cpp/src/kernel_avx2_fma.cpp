@@ -276,4 +276,8 @@ void ScoreFp32Avx2Fma(const PackedFp32Model& model, const float* input, size_t r
   }
 }
 
+FloatKernels Avx2FmaFloatKernels() {
+  return {ScoreFp32Avx2Fma, nullptr, nullptr, nullptr};
+}
+
 }  // namespace ebgan

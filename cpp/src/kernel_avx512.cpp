@@ -280,4 +280,8 @@ void ScoreFp32Avx512(const PackedFp32Model& model, const float* input, size_t ro
   }
 }
 
+FloatKernels Avx512FloatKernels() {
+  return {ScoreFp32Avx512, nullptr, nullptr, nullptr};
+}
+
 }  // namespace ebgan

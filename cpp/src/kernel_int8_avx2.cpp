@@ -297,4 +297,8 @@ void ScoreInt8Avx2(const PackedInt8Model& model, const float* input, size_t rows
   }
 }
 
+Int8Kernels Avx2Int8Kernels() {
+  return {ScoreInt8Avx2, nullptr};
+}
+
 }  // namespace ebgan

@@ -295,4 +295,8 @@ void ScoreInt8Avx512Vnni(const PackedInt8Model& model, const float* input, size_
   }
 }
 
+Int8Kernels Avx512VnniInt8Kernels() {
+  return {ScoreInt8Avx512Vnni, nullptr};
+}
+
 }  // namespace ebgan

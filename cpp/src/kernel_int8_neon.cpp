@@ -296,4 +296,8 @@ void ScoreInt8Neon(const PackedInt8Model& model, const float* input, size_t rows
   }
 }
 
+Int8Kernels NeonInt8Kernels() {
+  return {ScoreInt8Neon, nullptr};
+}
+
 }  // namespace ebgan

@@ -288,4 +288,8 @@ void ScoreInt8NeonDotprod(const PackedInt8Model& model, const float* input, size
   }
 }
 
+Int8Kernels NeonDotprodInt8Kernels() {
+  return {ScoreInt8NeonDotprod, nullptr};
+}
+
 }  // namespace ebgan

@@ -295,4 +295,8 @@ void ScoreFp32Neon(const PackedFp32Model& model, const float* input, size_t rows
   }
 }
 
+FloatKernels NeonFloatKernels() {
+  return {ScoreFp32Neon, nullptr, nullptr, nullptr};
+}
+
 }  // namespace ebgan

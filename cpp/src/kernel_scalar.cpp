@@ -26,7 +26,67 @@ void Dense(const PackedLayer& layer, const float* in, int in_stride, float* out,
   }
 }
 
+// The first layer for record rows: the dense order with the zero terms of
+// the one-hot blocks skipped (kernel.h, RecordRows).
+void FirstLayerRecords(const PackedLayer& layer, const RecordRows& input, size_t first, float* out,
+                       size_t rows) {
+  const int out_padded = PaddedWidth(layer.out);
+  for (size_t r = 0; r < rows; ++r) {
+    const float* x = input.numeric + (first + r) * kRecordStride;
+    const int16_t* hot = input.hot + (first + r) * kCategoricalCount;
+    float* y = out + r * out_padded;
+    for (int j = 0; j < out_padded; ++j) y[j] = layer.bias[j];
+    for (int k = 0; k < kNumericFeatureCount; ++k) {
+      const float xk = x[k];
+      const float* w = layer.weight + size_t(k) * out_padded;
+      for (int j = 0; j < out_padded; ++j) y[j] += xk * w[j];
+    }
+    for (int h = 0; h < kCategoricalCount; ++h) {
+      if (hot[h] < 0) continue;
+      const float* w = layer.weight + size_t(hot[h]) * out_padded;
+      for (int j = 0; j < out_padded; ++j) y[j] += w[j];
+    }
+    if (layer.leaky_relu)
+      for (int j = 0; j < out_padded; ++j) y[j] = y[j] < 0.0f ? y[j] * kLeakySlope : y[j];
+  }
+}
+
+// Layers 1..5 of a tile whose first layer is already in `a`; returns the
+// buffer holding the reconstruction.
+const float* HiddenLayers(const PackedFp32Model& model, float* a, float* b, size_t rows) {
+  float* src = a;
+  float* dst = b;
+  for (int l = 1; l < kLayerCount; ++l) {
+    Dense(model.layers[l], src, kPaddedWidths[l], dst, rows);
+    std::swap(src, dst);
+  }
+  return src;
+}
+
 }  // namespace
+
+void ScoreFp32RecordsScalar(const PackedFp32Model& model, const RecordRows& input, size_t rows,
+                            float* scores, float* reconstruction) {
+  alignas(64) float a[kTileRows * kMaxPaddedWidth];
+  alignas(64) float b[kTileRows * kMaxPaddedWidth];
+
+  for (size_t start = 0; start < rows; start += kTileRows) {
+    const size_t n = std::min(kTileRows, rows - start);
+    FirstLayerRecords(model.layers[0], input, start, a, n);
+    const float* y_tile = HiddenLayers(model, a, b, n);
+    for (size_t r = 0; r < n; ++r) {
+      const float* y = y_tile + r * kPaddedWidths[kLayerCount];
+      float sum = 0.0f;
+      for (int f = 0; f < kFeatureCount; ++f) {
+        const float d = y[f] - RecordFeature(input, start + r, f);
+        sum += d * d;
+      }
+      scores[start + r] = sum / float(kFeatureCount);
+      if (reconstruction)
+        std::copy(y, y + kFeatureCount, reconstruction + (start + r) * kFeatureCount);
+    }
+  }
+}
 
 void ScoreFp32Scalar(const PackedFp32Model& model, const float* input, size_t rows, float* scores,
                      float* reconstruction) {
@@ -38,12 +98,7 @@ void ScoreFp32Scalar(const PackedFp32Model& model, const float* input, size_t ro
     const float* x = input + start * kFeatureCount;
 
     Dense(model.layers[0], x, kFeatureCount, a, n);
-    float* src = a;
-    float* dst = b;
-    for (int l = 1; l < kLayerCount; ++l) {
-      Dense(model.layers[l], src, kPaddedWidths[l], dst, n);
-      std::swap(src, dst);
-    }
+    const float* src = HiddenLayers(model, a, b, n);
 
     for (size_t r = 0; r < n; ++r) {
       const float* y = src + r * kPaddedWidths[kLayerCount];
@@ -58,6 +113,10 @@ void ScoreFp32Scalar(const PackedFp32Model& model, const float* input, size_t ro
         std::copy(y, y + kFeatureCount, reconstruction + (start + r) * kFeatureCount);
     }
   }
+}
+
+FloatKernels ScalarFloatKernels() {
+  return {ScoreFp32Scalar, ScoreFp32RecordsScalar, nullptr, nullptr};
 }
 
 }  // namespace ebgan

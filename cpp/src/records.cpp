@@ -1,5 +1,6 @@
 #include "ebgan/records.h"
 
+#include <algorithm>
 #include <charconv>
 #include <cmath>
 #include <cstdio>
@@ -164,34 +165,81 @@ Status ParseRecords(std::string_view text, uint64_t first_line, ParsedRecords* o
   return Status::Ok();
 }
 
+namespace {
+
+// The min-max constants of EncodeRecords: x' = (x - low) / span in double.
+struct Scaling {
+  double low[kNumericFeatureCount];
+  double span[kNumericFeatureCount];
+
+  Scaling(const float* minimum, const float* maximum) {
+    for (int i = 0; i < kNumericFeatureCount; ++i) {
+      low[i] = minimum[i];
+      span[i] = double(maximum[i]) - double(minimum[i]);
+      if (span[i] == 0) span[i] = 1;
+    }
+  }
+};
+
+constexpr int kBlockOffsets[kCategoricalCount] = {kProtocolTypeOffset, kServiceOffset, kFlagOffset};
+
+// One record's numeric features into x[0..36] and the feature index of each
+// hot column (or -1) into hot[0..2], counting what the policy bends.
+void EncodeRow(const double* numeric, const int16_t* category, const Scaling& scaling, float* x,
+               int16_t* hot, EncodeStats* stats) {
+  for (int i = 0; i < kNumericFeatureCount; ++i) {
+    const float v = float((numeric[i] - scaling.low[i]) / scaling.span[i]);
+    if (v < 0.0f || v > 1.0f) {
+      ++stats->clipped[i];
+      x[i] = v < 0.0f ? 0.0f : 1.0f;
+    } else {
+      x[i] = v;
+    }
+  }
+  for (int c = 0; c < kCategoricalCount; ++c) {
+    const int index = category[c];
+    if (index < 0) ++stats->unknown[c];
+    hot[c] = int16_t(index < 0 ? -1 : kBlockOffsets[c] + index);
+  }
+}
+
+}  // namespace
+
 void EncodeRecords(const double* numeric, const int16_t* category, size_t rows,
                    const float* minimum, const float* maximum, float* out, EncodeStats* stats) {
-  double low[kNumericFeatureCount], span[kNumericFeatureCount];
-  for (int i = 0; i < kNumericFeatureCount; ++i) {
-    low[i] = minimum[i];
-    span[i] = double(maximum[i]) - double(minimum[i]);
-    if (span[i] == 0) span[i] = 1;
-  }
-  static constexpr int kOffsets[kCategoricalCount] = {kProtocolTypeOffset, kServiceOffset,
-                                                      kFlagOffset};
+  const Scaling scaling(minimum, maximum);
   for (size_t r = 0; r < rows; ++r) {
     float* y = out + r * kFeatureCount;
     std::memset(y, 0, sizeof(float) * kFeatureCount);
-    for (int i = 0; i < kNumericFeatureCount; ++i) {
-      const float v = float((numeric[r * kNumericFeatureCount + i] - low[i]) / span[i]);
-      if (v < 0.0f || v > 1.0f) {
-        ++stats->clipped[i];
-        y[i] = v < 0.0f ? 0.0f : 1.0f;
-      } else {
-        y[i] = v;
-      }
-    }
+    int16_t hot[kCategoricalCount];
+    EncodeRow(numeric + r * kNumericFeatureCount, category + r * kCategoricalCount, scaling, y, hot,
+              stats);
+    for (int16_t h : hot)
+      if (h >= 0) y[h] = 1.0f;
+  }
+}
+
+void EncodeRecordRows(const double* numeric, const int16_t* category, size_t rows,
+                      const float* minimum, const float* maximum, float* out_numeric,
+                      int16_t* out_hot, EncodeStats* stats) {
+  const Scaling scaling(minimum, maximum);
+  for (size_t r = 0; r < rows; ++r) {
+    float* x = out_numeric + r * kRecordStride;
+    std::fill(x + kNumericFeatureCount, x + kRecordStride, 0.0f);
+    EncodeRow(numeric + r * kNumericFeatureCount, category + r * kCategoricalCount, scaling, x,
+              out_hot + r * kCategoricalCount, stats);
+  }
+}
+
+void ExpandRecordRows(const RecordRows& input, size_t rows, float* out) {
+  for (size_t r = 0; r < rows; ++r) {
+    float* y = out + r * kFeatureCount;
+    std::memset(y, 0, sizeof(float) * kFeatureCount);
+    std::copy(input.numeric + r * kRecordStride,
+              input.numeric + r * kRecordStride + kNumericFeatureCount, y);
     for (int c = 0; c < kCategoricalCount; ++c) {
-      const int index = category[r * kCategoricalCount + c];
-      if (index < 0)
-        ++stats->unknown[c];
-      else
-        y[kOffsets[c] + index] = 1.0f;
+      const int16_t h = input.hot[r * kCategoricalCount + c];
+      if (h >= 0) y[h] = 1.0f;
     }
   }
 }

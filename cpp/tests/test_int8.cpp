@@ -18,10 +18,13 @@
 
 #include "ebgan/engine.h"
 #include "harness.h"
+#include "random_model.h"
 
 namespace {
 
 using ebgan::Engine;
+using ebgan_test::EmptyInt8Model;
+using ebgan_test::RandomInt8Model;
 using ebgan::Isa;
 using ebgan::kFeatureCount;
 using ebgan::kLayerCount;
@@ -41,45 +44,6 @@ std::unique_ptr<Engine> MakeEngine(const ebgan::ModelData& model, Isa isa) {
   const ebgan::Status s = Engine::Create(model, ebgan::IsaName(isa), &engine);
   if (!s.ok()) ebgan_test::Fail(__FILE__, __LINE__, "Engine::Create: " + s.message());
   return engine;
-}
-
-ebgan::ModelData EmptyInt8Model() {
-  ebgan::ModelData model;
-  model.precision = ebgan::Precision::kInt8;
-  for (int l = 0; l < kLayerCount; ++l) {
-    ebgan::LayerData& layer = model.layers[l];
-    layer.in = kLayerWidths[l];
-    layer.out = kLayerWidths[l + 1];
-    layer.activation = ebgan::kLayerActivations[l];
-    layer.weight_int8.assign(size_t(layer.in) * layer.out, 0);
-    layer.weight_scale.assign(layer.out, 0.0f);
-    layer.bias.assign(layer.out, 0.0f);
-  }
-  model.threshold = 0.05f;
-  return model;
-}
-
-// Weights uniform in [-127, 127] with about 3% pinned at +-127 and output 0
-// of every layer all zero, per-channel scales log-uniform around `scale` (a
-// trained net's are near 1 / (127 * sqrt(fan_in))), biases N(0, 0.5^2).
-ebgan::ModelData RandomInt8Model(uint32_t seed, float scale) {
-  std::mt19937 rng(seed);
-  std::uniform_int_distribution<int> weight(-127, 127);
-  std::uniform_real_distribution<float> unit(0.0f, 1.0f);
-  std::normal_distribution<float> bias(0.0f, 0.5f);
-  ebgan::ModelData model = EmptyInt8Model();
-  for (ebgan::LayerData& layer : model.layers) {
-    for (int8_t& w : layer.weight_int8) {
-      const float p = unit(rng);
-      w = int8_t(p < 0.015f ? 127 : p < 0.03f ? -127 : weight(rng));
-    }
-    // A dead (pruned) output channel: its accumulator is always 0, so once
-    // an activation overflows to infinity, 0 * scale_x = 0 * inf is NaN.
-    std::fill(layer.weight_int8.begin(), layer.weight_int8.begin() + layer.in, int8_t(0));
-    for (float& s : layer.weight_scale) s = scale * std::exp2(8.0f * unit(rng) - 4.0f);
-    for (float& b : layer.bias) b = bias(rng);
-  }
-  return model;
 }
 
 // Rows of different kinds, cycling with the row index so that every batch

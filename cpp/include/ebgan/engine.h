@@ -46,6 +46,12 @@ class Engine {
   void Score(const float* input, size_t rows, float* scores, float* reconstruction,
              int threads = 1) const;
 
+  // Scores records in the form EncodeRecordRows writes (RecordRows in
+  // kernel.h); equal to Score() on their dense encoding, bit for bit. Never
+  // allocates when threads == 1.
+  void ScoreRecords(const RecordRows& input, size_t rows, float* scores, float* reconstruction,
+                    int threads = 1) const;
+
   // Parses CSV records (see ParseRecords), encodes them with the model's
   // normalisation and scores them. `scores` and `lines` get one entry per
   // record; `stats` counts clipped values and unknown categories. This path
@@ -55,6 +61,11 @@ class Engine {
                    int threads = 1) const;
 
   Isa isa() const { return isa_; }
+  // Whether an fp16 model keeps binary16 weights (widened in registers by
+  // its kernel) rather than fp32 ones widened at load.
+  bool native_fp16() const { return fp16_kernel_ != nullptr; }
+  // Bytes of packed weights and biases the kernels read.
+  size_t weight_bytes() const { return packed_bytes_; }
   const ModelData& model() const { return model_; }
 
  private:
@@ -62,15 +73,27 @@ class Engine {
 
   ModelData model_;
   Isa isa_ = Isa::kScalar;
+  // One precision's kernels are set; the others stay null.
   Fp32Kernel fp32_kernel_ = nullptr;
-  Int8Kernel int8_kernel_ = nullptr;
+  Fp32RecordKernel fp32_record_kernel_ = nullptr;
+  Fp16Kernel fp16_kernel_ = nullptr;
+  Fp16RecordKernel fp16_record_kernel_ = nullptr;
+  Int8Kernels int8_kernels_{};
   std::unique_ptr<void, void (*)(void*)> packed_{nullptr, nullptr};
+  size_t packed_bytes_ = 0;
   PackedFp32Model fp32_model_{};
+  PackedFp16Model fp16_model_{};
   PackedInt8Model int8_model_{};
 
+  Status Allocate(size_t bytes);
+  template <typename Weight, typename Done>
+  Status PackFloat(const Done& done);
   Status PackFp32();
+  Status PackFp16();
   Status PackInt8();
   void ScoreRange(const float* input, size_t rows, float* scores, float* reconstruction) const;
+  void ScoreRecordRange(const RecordRows& input, size_t rows, float* scores,
+                        float* reconstruction) const;
 };
 
 // Finds the first non-finite value of a (rows, 121) matrix; returns false if

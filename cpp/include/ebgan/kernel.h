@@ -91,10 +91,69 @@ struct PackedFp32Model {
 using Fp32Kernel = void (*)(const PackedFp32Model& model, const float* input, size_t rows,
                             float* scores, float* reconstruction);
 
-// The instruction-set paths, in order of preference on their architecture.
-// The instruction-set paths. A path may have kernels for some precisions
-// only: fp32 runs on kAvx512 code under kAvx512Vnni and on kNeon code under
-// kNeonDotprod, whose extra instructions only int8 uses.
+// Records without their one-hot blocks, as the record kernels read them.
+// A row is its 37 numeric features, normalised and clipped as EncodeRecords
+// does, in kRecordStride floats (the 3 past feature 36 are zero), and the
+// feature index (37..120) of the hot column of each categorical field, or
+// -1 where the category is unknown and its block is all zero. Indices are in
+// ascending field order, so a row's hot columns ascend too.
+//
+// A record kernel computes what its dense kernel computes on the same rows
+// encoded densely, and returns equal scores and reconstructions (==): the
+// first layer adds the numeric terms in order and then each hot column's
+// weights, which is the dense order with its zero terms skipped (x * 0
+// added to a sum leaves it unchanged, and 1 * w is exact), and the score's
+// differences against the one-hot part are formed in registers from the hot
+// indices, never stored. The first layer does 37 multiply-adds and up to 3
+// adds per output instead of 121 multiply-adds.
+inline constexpr int kRecordStride = 40;
+static_assert(kRecordStride >= kNumericFeatureCount && kRecordStride % 4 == 0,
+              "a record row holds the numeric features in whole 4-float groups");
+
+struct RecordRows {
+  const float* numeric;  // [rows][kRecordStride]
+  const int16_t* hot;    // [rows][kCategoricalCount], feature index or -1
+};
+
+// Feature f (0..120) of record row r, as the dense encoding holds it.
+inline float RecordFeature(const RecordRows& input, size_t r, int f) {
+  if (f < kNumericFeatureCount) return input.numeric[r * kRecordStride + f];
+  const int16_t* hot = input.hot + r * kCategoricalCount;
+  for (int c = 0; c < kCategoricalCount; ++c)
+    if (hot[c] == f) return 1.0f;
+  return 0.0f;
+}
+
+using Fp32RecordKernel = void (*)(const PackedFp32Model& model, const RecordRows& input,
+                                  size_t rows, float* scores, float* reconstruction);
+
+// fp16 models keep their weights in binary16, in the fp32 layout above
+// (k-major, outputs padded to kPackWidth), and widen them to fp32 in
+// registers as they are used; biases are fp32. Widening is exact, so an fp16
+// kernel returns scores and reconstructions equal (==) to its instruction
+// set's fp32 kernel run on the widened weights, with half the weight bytes
+// to stream.
+struct PackedHalfLayer {
+  const uint16_t* weight;  // [in][PaddedWidth(out)], 64-byte aligned
+  const float* bias;       // [PaddedWidth(out)], zero past `out`
+  int in;
+  int out;
+  bool leaky_relu;
+};
+
+struct PackedFp16Model {
+  PackedHalfLayer layers[kLayerCount];
+};
+
+using Fp16Kernel = void (*)(const PackedFp16Model& model, const float* input, size_t rows,
+                            float* scores, float* reconstruction);
+using Fp16RecordKernel = void (*)(const PackedFp16Model& model, const RecordRows& input,
+                                  size_t rows, float* scores, float* reconstruction);
+
+// A path may have kernels for some precisions only: fp32 runs on kAvx512
+// code under kAvx512Vnni and on kNeon code under kNeonDotprod, whose extra
+// instructions only int8 uses. kAvx2Fma includes F16C (every AVX2 CPU has
+// it); fp16 weights are widened with it.
 enum class Isa : int {
   kScalar = 0,
   kAvx2Fma = 1,
@@ -106,15 +165,26 @@ enum class Isa : int {
 inline constexpr int kIsaCount = 6;
 const char* IsaName(Isa isa);
 
-void ScoreFp32Scalar(const PackedFp32Model&, const float*, size_t, float*, float*);
+// The fp32 and fp16 kernels of one instruction-set path, each file's only
+// export. A null entry means the path has no such kernel: the engine then
+// runs fp16 models on the fp32 kernel with weights widened at load, and
+// expands records into dense rows for the dense kernel, a tile at a time.
+struct FloatKernels {
+  Fp32Kernel fp32 = nullptr;
+  Fp32RecordKernel fp32_records = nullptr;
+  Fp16Kernel fp16 = nullptr;
+  Fp16RecordKernel fp16_records = nullptr;
+};
+
+FloatKernels ScalarFloatKernels();
 #if defined(EBGAN_BUILD_AVX2)
-void ScoreFp32Avx2Fma(const PackedFp32Model&, const float*, size_t, float*, float*);
+FloatKernels Avx2FmaFloatKernels();
 #endif
 #if defined(EBGAN_BUILD_AVX512)
-void ScoreFp32Avx512(const PackedFp32Model&, const float*, size_t, float*, float*);
+FloatKernels Avx512FloatKernels();
 #endif
 #if defined(EBGAN_BUILD_NEON)
-void ScoreFp32Neon(const PackedFp32Model&, const float*, size_t, float*, float*);
+FloatKernels NeonFloatKernels();
 #endif
 
 }  // namespace ebgan

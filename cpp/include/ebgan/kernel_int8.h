@@ -64,18 +64,35 @@ struct PackedInt8Model {
 using Int8Kernel = void (*)(const PackedInt8Model& model, const float* input, size_t rows,
                             float* scores, float* reconstruction);
 
-void ScoreInt8Scalar(const PackedInt8Model&, const float*, size_t, float*, float*);
+// Records without their one-hot blocks (see RecordRows in kernel.h). The
+// first layer quantises a record row exactly as the dense row would be: its
+// largest magnitude is the larger of the numeric ones and 1 if any column is
+// hot, and a hot column's q_x is clamp(nearbyint(1 * (127 / m))). The
+// integer accumulator then gets q_x * q_w of each hot column added to the
+// numeric dot product, which is exact, so a record kernel returns scores and
+// reconstructions equal (==) to the dense int8 kernels, on every CPU.
+using Int8RecordKernel = void (*)(const PackedInt8Model& model, const RecordRows& input,
+                                  size_t rows, float* scores, float* reconstruction);
+
+// The int8 kernels of one instruction-set path, each file's only export. A
+// null record kernel means the engine expands records into dense rows.
+struct Int8Kernels {
+  Int8Kernel dense = nullptr;
+  Int8RecordKernel records = nullptr;
+};
+
+Int8Kernels ScalarInt8Kernels();
 #if defined(EBGAN_BUILD_INT8_AVX2)
-void ScoreInt8Avx2(const PackedInt8Model&, const float*, size_t, float*, float*);
+Int8Kernels Avx2Int8Kernels();
 #endif
 #if defined(EBGAN_BUILD_AVX512_VNNI)
-void ScoreInt8Avx512Vnni(const PackedInt8Model&, const float*, size_t, float*, float*);
+Int8Kernels Avx512VnniInt8Kernels();
 #endif
 #if defined(EBGAN_BUILD_INT8_NEON)
-void ScoreInt8Neon(const PackedInt8Model&, const float*, size_t, float*, float*);
+Int8Kernels NeonInt8Kernels();
 #endif
 #if defined(EBGAN_BUILD_NEON_DOTPROD)
-void ScoreInt8NeonDotprod(const PackedInt8Model&, const float*, size_t, float*, float*);
+Int8Kernels NeonDotprodInt8Kernels();
 #endif
 
 // The steps every int8 kernel shares, in scalar form. SIMD kernels must

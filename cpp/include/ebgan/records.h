@@ -14,12 +14,11 @@
 #include <string_view>
 #include <vector>
 
+#include "ebgan/kernel.h"
 #include "ebgan/schema.h"
 #include "ebgan/status.h"
 
 namespace ebgan {
-
-inline constexpr int kCategoricalCount = 3;  // protocol_type, service, flag
 
 struct ParsedRecords {
   size_t rows = 0;
@@ -59,6 +58,15 @@ struct EncodeStats {
 // max == min, then clipped to [0, 1]; one-hot blocks from `category`.
 void EncodeRecords(const double* numeric, const int16_t* category, size_t rows,
                    const float* minimum, const float* maximum, float* out, EncodeStats* stats);
+
+// Encodes `rows` records the same way into the form the record kernels read
+// (RecordRows in kernel.h): out_numeric is rows x kRecordStride floats, out_hot
+// rows x 3 feature indices. ExpandRecordRows turns that form into the dense
+// rows x 121 encoding, equal to EncodeRecords' output.
+void EncodeRecordRows(const double* numeric, const int16_t* category, size_t rows,
+                      const float* minimum, const float* maximum, float* out_numeric,
+                      int16_t* out_hot, EncodeStats* stats);
+void ExpandRecordRows(const RecordRows& input, size_t rows, float* out);
 
 // Index of a category value in its vocabulary, or -1.
 int CategoryIndex(int categorical, std::string_view value);

@@ -97,6 +97,9 @@ inline constexpr const char* kFlags[kFlagCount] = {
     "OTH", "REJ", "RSTO", "RSTOS0", "RSTR", "S0", "S1", "S2", "S3", "SF", "SH",
 };
 
+// The categorical fields, each encoded as a one-hot block.
+inline constexpr int kCategoricalCount = 3;  // protocol_type, service, flag
+
 inline constexpr int kProtocolTypeOffset = kNumericFeatureCount;
 inline constexpr int kServiceOffset = kProtocolTypeOffset + kProtocolTypeCount;
 inline constexpr int kFlagOffset = kServiceOffset + kServiceCount;
