@@ -9,7 +9,12 @@ import pytest
 import ebgan_edge
 from ebgan_edge import Scorer, available_kernels, read_model
 from ebgan_edge.training.quantize import quantize_layers
-from helpers import assert_fp32_scores_close, model_file_bytes, random_layers
+from helpers import (
+    assert_fp32_scores_close,
+    generate_rows,
+    model_file_bytes,
+    random_layers,
+)
 
 
 def quantized_model(precision: str, seed: int = 5, layers=None) -> bytes:
@@ -121,3 +126,55 @@ def test_a_kernel_without_an_int8_implementation_is_refused():
             ebgan_edge.ModelFileError, match="has no int8 implementation"
         ):
             Scorer.load(data, kernel=kernel)
+
+
+def _records_with_bent_values(n: int, seed: int):
+    """Records with unknown categories and values outside the training range
+    mixed in, so that every branch of the record encoding is taken."""
+    rows = generate_rows(n, seed=seed)
+    for i, row in enumerate(rows):
+        if i % 7 == 0:
+            row[2] = "no_such_service"
+        if i % 11 == 0:
+            row[1], row[3] = "sctp", "XX"  # unknown protocol and flag: no hot column
+        if i % 5 == 0:
+            row[4] = "1e12"  # src_bytes far above any training maximum
+    return rows
+
+
+@pytest.mark.parametrize("precision", ["fp32", "fp16", "int8"])
+def test_score_records_equals_dense_scoring_on_every_kernel(precision):
+    if precision == "fp32":
+        model = model_file_bytes(seed=4)
+    else:
+        model = quantized_model(precision)
+    records = ebgan_edge.parse_records(_records_with_bent_values(300, seed=2))
+    for kernel in available_kernels(precision):
+        scorer = Scorer.load(model, kernel=kernel)
+        dense, expected_report = ebgan_edge.encode(
+            records, scorer.normalization, report=True
+        )
+        scores, report = scorer.score_records(records, report=True)
+        # Equal, not close: the record kernels skip only terms that are
+        # exactly zero in the dense sum.
+        np.testing.assert_array_equal(scores, scorer.score(dense), err_msg=kernel)
+        assert report == expected_report
+        assert report.unknown["service"]["no_such_service"] == 43
+        assert report.clipped_values >= 60
+        threaded = Scorer.load(model, kernel=kernel, threads=2)
+        np.testing.assert_array_equal(threaded.score_records(records), scores)
+
+
+def test_fp16_kernels_equal_fp32_kernels_on_the_widened_weights():
+    layers = quantize_layers(random_layers(8), "fp16")
+    widened = [
+        dict(layer, weight=np.asarray(layer["weight"], np.float32)) for layer in layers
+    ]
+    half = model_file_bytes(seed=8, layers=layers)
+    full = model_file_bytes(seed=8, layers=widened)
+    x = inputs()
+    for kernel in available_kernels("fp16"):
+        fp16 = Scorer.load(half, kernel=kernel)
+        np.testing.assert_array_equal(
+            fp16.score(x), Scorer.load(full, kernel=kernel).score(x), err_msg=kernel
+        )

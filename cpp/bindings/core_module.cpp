@@ -223,23 +223,35 @@ py::tuple ParseRecordsText(const py::object& text, uint64_t first_line) {
 
 // Encodes parsed records; returns (features, clipped per numeric feature,
 // unknown per categorical field).
-py::tuple EncodeParsed(
-    const py::array_t<double, py::array::c_style | py::array::forcecast>& numeric,
-    const py::array_t<int16_t, py::array::c_style | py::array::forcecast>& category,
-    const FloatArray& minimum, const FloatArray& maximum) {
+using NumericArray = py::array_t<double, py::array::c_style | py::array::forcecast>;
+using CategoryArray = py::array_t<int16_t, py::array::c_style | py::array::forcecast>;
+
+// Checks parsed records (Records.numeric and Records.category) before C++
+// reads them; returns the number of rows.
+py::ssize_t CheckParsed(const char* what, const NumericArray& numeric,
+                        const CategoryArray& category) {
   const py::ssize_t n = numeric.ndim() == 2 ? numeric.shape(0) : -1;
   if (n < 0 || numeric.shape(1) != ebgan::kNumericFeatureCount || category.ndim() != 2 ||
-      category.shape(0) != n || category.shape(1) != ebgan::kCategoricalCount ||
-      minimum.size() != ebgan::kNumericFeatureCount ||
-      maximum.size() != ebgan::kNumericFeatureCount)
-    throw py::value_error("encode: arrays of shapes (n, 37), (n, 3), (37,), (37,) expected");
+      category.shape(0) != n || category.shape(1) != ebgan::kCategoricalCount)
+    throw py::value_error(std::string(what) +
+                          ": numeric and category arrays of shapes (n, 37) and (n, 3) expected");
   for (py::ssize_t i = 0; i < category.size(); ++i) {
     const int16_t c = category.data()[i];
     const int limit = (i % 3 == 0)   ? ebgan::kProtocolTypeCount
                       : (i % 3 == 1) ? ebgan::kServiceCount
                                      : ebgan::kFlagCount;
-    if (c < -1 || c >= limit) throw py::value_error("encode: category index out of range");
+    if (c < -1 || c >= limit)
+      throw py::value_error(std::string(what) + ": category index out of range");
   }
+  return n;
+}
+
+py::tuple EncodeParsed(const NumericArray& numeric, const CategoryArray& category,
+                       const FloatArray& minimum, const FloatArray& maximum) {
+  const py::ssize_t n = CheckParsed("encode", numeric, category);
+  if (minimum.size() != ebgan::kNumericFeatureCount ||
+      maximum.size() != ebgan::kNumericFeatureCount)
+    throw py::value_error("encode: minimum and maximum of shape (37,) expected");
   py::array_t<float> out({n, py::ssize_t(ebgan::kFeatureCount)});
   ebgan::EncodeStats stats;
   {
@@ -298,7 +310,31 @@ class PyEngine {
     return recon;
   }
 
+  // Encodes parsed records with the model's normalisation into the form
+  // the record kernels read and scores them; returns the scores and the
+  // encoder's counts of clipped values and unknown categories.
+  py::tuple ScoreRecords(const NumericArray& numeric, const CategoryArray& category) const {
+    const size_t rows = size_t(CheckParsed("score_records", numeric, category));
+    py::array_t<float> scores(static_cast<py::ssize_t>(rows));
+    float* out = scores.mutable_data();
+    ebgan::EncodeStats stats;
+    {
+      py::gil_scoped_release release;
+      std::vector<float> encoded(rows * ebgan::kRecordStride);
+      std::vector<int16_t> hot(rows * ebgan::kCategoricalCount);
+      const ebgan::ModelData& model = engine_->model();
+      ebgan::EncodeRecordRows(numeric.data(), category.data(), rows, model.minimum.data(),
+                              model.maximum.data(), encoded.data(), hot.data(), &stats);
+      engine_->ScoreRecords(ebgan::RecordRows{encoded.data(), hot.data()}, rows, out, nullptr,
+                            threads_);
+    }
+    RefuseNan(out, rows);
+    return py::make_tuple(scores, Vector<uint64_t>(stats.clipped), Vector<uint64_t>(stats.unknown));
+  }
+
   std::string Kernel() const { return ebgan::IsaName(engine_->isa()); }
+  bool NativeFp16() const { return engine_->native_fp16(); }
+  size_t WeightBytes() const { return engine_->weight_bytes(); }
   int Threads() const { return threads_; }
   py::dict Model() const { return ModelToDict(engine_->model()); }
 
@@ -388,6 +424,9 @@ PYBIND11_MODULE(_core, m) {
            py::arg("kernel") = "", py::arg("threads") = 1)
       .def("score", &PyEngine::Score, py::arg("batch"))
       .def("reconstruct", &PyEngine::Reconstruct, py::arg("batch"))
+      .def("score_records", &PyEngine::ScoreRecords, py::arg("numeric"), py::arg("category"))
+      .def_property_readonly("native_fp16", &PyEngine::NativeFp16)
+      .def_property_readonly("weight_bytes", &PyEngine::WeightBytes)
       .def_property_readonly("kernel", &PyEngine::Kernel)
       .def_property_readonly("threads", &PyEngine::Threads)
       .def("model", &PyEngine::Model);

@@ -74,6 +74,27 @@ constexpr int MaxVectors(int rows) {
   return std::min(16, kAccumulatorRegs / rows);
 }
 
+// What a layer reads. Activations and dense input rows are floats at a
+// compile-time row stride; record rows are numeric floats plus the feature
+// indices of their hot columns (kernel.h, RecordRows).
+template <size_t kStride>
+struct FloatRows {
+  const float* x;
+
+  FloatRows Advance(size_t rows) const { return {x + rows * kStride}; }
+};
+
+struct RecordIn {
+  const float* numeric;  // row stride kRecordStride
+  const int16_t* hot;    // row stride kCategoricalCount, index or -1
+
+  RecordIn Advance(size_t rows) const {
+    return {numeric + rows * kRecordStride, hot + rows * kCategoricalCount};
+  }
+};
+
+using DenseIn = FloatRows<kFeatureCount>;
+
 // Where a block's outputs go: stored (after LeakyReLU if the layer has one)
 // to the next layer's input, or folded into the score.
 struct HiddenOut {
@@ -84,20 +105,30 @@ struct HiddenOut {
   HiddenOut Advance(int rows) const { return {y + rows * stride, stride, leaky}; }
 };
 
+template <typename In>
 struct ScoreOut {
-  const float* input;     // the block's first input row, stride kFeatureCount
+  In input;               // the block's first input row
   __m512* sse;            // per row: lane-wise sum of squared errors so far
   float* reconstruction;  // the block's first output row, or null
 
   ScoreOut Advance(int rows) const {
-    return {input + rows * kFeatureCount, sse + rows,
+    return {input.Advance(rows), sse + rows,
             reconstruction ? reconstruction + rows * kFeatureCount : nullptr};
   }
 };
 
-template <int R, int V>
-EBGAN_INLINE void Accumulate(const float* x, size_t x_stride, const float* w, size_t w_stride,
-                             const float* bias, int in, __m512 (&acc)[R][V]) {
+// 16 weights W[k][j..j+15] as fp32. Halves widen exactly (every binary16 is
+// a binary32), so what follows cannot tell the two weight types apart.
+EBGAN_INLINE __m512 LoadWeights(const float* w) {
+  return _mm512_load_ps(w);
+}
+EBGAN_INLINE __m512 LoadWeights(const uint16_t* w) {
+  return _mm512_cvtph_ps(_mm256_load_si256(reinterpret_cast<const __m256i*>(w)));
+}
+
+template <int R, int V, size_t kStride, typename Weight>
+EBGAN_INLINE void Accumulate(const FloatRows<kStride>& in, const Weight* w, size_t w_stride,
+                             const float* bias, int depth, __m512 (&acc)[R][V]) {
 #pragma GCC unroll 16
   for (int v = 0; v < V; ++v) {
     const __m512 b = _mm512_load_ps(bias + v * kLanes);
@@ -105,18 +136,63 @@ EBGAN_INLINE void Accumulate(const float* x, size_t x_stride, const float* w, si
     for (int r = 0; r < R; ++r) acc[r][v] = b;
   }
 #pragma GCC unroll 2
-  for (int k = 0; k < in; ++k) {
-    const float* wk = w + size_t(k) * w_stride;
+  for (int k = 0; k < depth; ++k) {
+    const Weight* wk = w + size_t(k) * w_stride;
     __m512 wv[V];
 #pragma GCC unroll 16
-    for (int v = 0; v < V; ++v) wv[v] = _mm512_load_ps(wk + v * kLanes);
+    for (int v = 0; v < V; ++v) wv[v] = LoadWeights(wk + v * kLanes);
 #pragma GCC unroll 16
     for (int r = 0; r < R; ++r) {
-      const __m512 xb = _mm512_set1_ps(x[r * x_stride + k]);
+      const __m512 xb = _mm512_set1_ps(in.x[r * kStride + k]);
 #pragma GCC unroll 16
       for (int v = 0; v < V; ++v) acc[r][v] = _mm512_fmadd_ps(xb, wv[v], acc[r][v]);
     }
   }
+}
+
+// The first layer on record rows: the numeric terms in order, as the dense
+// first layer adds them, then each hot column's weight row with a plain
+// add, which is fma(1, w, acc); the dense layer's fma(0, w, acc) terms of
+// the cold columns leave a sum unchanged and are skipped.
+template <int R, int V, typename Weight>
+EBGAN_INLINE void Accumulate(const RecordIn& in, const Weight* w, size_t w_stride,
+                             const float* bias, int /*depth*/, __m512 (&acc)[R][V]) {
+  Accumulate<R, V>(FloatRows<kRecordStride>{in.numeric}, w, w_stride, bias, kNumericFeatureCount,
+                   acc);
+#pragma GCC unroll 16
+  for (int r = 0; r < R; ++r) {
+#pragma GCC unroll 4
+    for (int c = 0; c < kCategoricalCount; ++c) {
+      const int k = in.hot[r * kCategoricalCount + c];
+      if (k < 0) continue;
+      const Weight* wk = w + size_t(k) * w_stride;
+#pragma GCC unroll 16
+      for (int v = 0; v < V; ++v)
+        acc[r][v] = _mm512_add_ps(acc[r][v], LoadWeights(wk + v * kLanes));
+    }
+  }
+}
+
+// Input features f..f+15 of row r, zero past feature 120 (`valid` lanes).
+EBGAN_INLINE __m512 InputFeatures(const DenseIn& in, int r, int f, __mmask16 valid) {
+  return _mm512_maskz_loadu_ps(valid, in.x + r * kFeatureCount + f);
+}
+
+// The same vector as the dense row holds, built from a record row: numeric
+// values below feature 37, 1 in the hot lanes, 0 elsewhere.
+EBGAN_INLINE __m512 InputFeatures(const RecordIn& in, int r, int f, __mmask16 /*valid*/) {
+  __m512 x = _mm512_setzero_ps();
+  if (f < kNumericFeatureCount) {
+    const int numeric = std::min(kLanes, kNumericFeatureCount - f);
+    x = _mm512_maskz_loadu_ps(__mmask16((1u << numeric) - 1), in.numeric + r * kRecordStride + f);
+  }
+  unsigned hot = 0;
+#pragma GCC unroll 4
+  for (int c = 0; c < kCategoricalCount; ++c) {
+    const unsigned lane = unsigned(in.hot[r * kCategoricalCount + c] - f);
+    if (lane < unsigned(kLanes)) hot |= 1u << lane;
+  }
+  return _mm512_mask_blend_ps(__mmask16(hot), x, _mm512_set1_ps(1.0f));
 }
 
 template <int R, int V>
@@ -137,8 +213,8 @@ EBGAN_INLINE void Finish(__m512 (&acc)[R][V], int j, const HiddenOut& out) {
   }
 }
 
-template <int R, int V>
-EBGAN_INLINE void Finish(__m512 (&acc)[R][V], int j, const ScoreOut& out) {
+template <int R, int V, typename In>
+EBGAN_INLINE void Finish(__m512 (&acc)[R][V], int j, const ScoreOut<In>& out) {
 #pragma GCC unroll 16
   for (int v = 0; v < V; ++v) {
     const int f = j + v * kLanes;
@@ -148,7 +224,7 @@ EBGAN_INLINE void Finish(__m512 (&acc)[R][V], int j, const ScoreOut& out) {
     const __mmask16 mask = __mmask16((1u << valid) - 1);
 #pragma GCC unroll 16
     for (int r = 0; r < R; ++r) {
-      const __m512 x = _mm512_maskz_loadu_ps(mask, out.input + r * kFeatureCount + f);
+      const __m512 x = InputFeatures(out.input, r, f, mask);
       const __m512 d = _mm512_sub_ps(acc[r][v], x);
       out.sse[r] = _mm512_fmadd_ps(d, d, out.sse[r]);
       if (out.reconstruction)
@@ -161,8 +237,8 @@ EBGAN_INLINE void Finish(__m512 (&acc)[R][V], int j, const ScoreOut& out) {
 // nearly equal size, no larger than the register file allows, in ascending
 // order; each block of weights (in x V vectors) is used by all M row blocks
 // in turn, so it is fetched from L2/L3 once and then read from L1.
-template <int L, int R, int M, typename Out>
-void LayerRows(const PackedLayer& layer, const float* x, size_t x_stride, const Out& out) {
+template <int L, int R, int M, typename Layer, typename In, typename Out>
+void LayerRows(const Layer& layer, const In& in, const Out& out) {
   // The widths are the architecture's, compile-time facts: the model reader
   // refuses other shapes, so layer.in and layer.out always equal them.
   constexpr int kIn = kLayerWidths[L];
@@ -177,8 +253,7 @@ void LayerRows(const PackedLayer& layer, const float* x, size_t x_stride, const 
     const int j = b * kV * kLanes;
     for (int m = 0; m < M; ++m) {
       __m512 acc[R][kV];
-      Accumulate<R, kV>(x + m * R * x_stride, x_stride, layer.weight + j, w_stride, layer.bias + j,
-                        kIn, acc);
+      Accumulate<R, kV>(in.Advance(m * R), layer.weight + j, w_stride, layer.bias + j, kIn, acc);
       Finish<R, kV>(acc, j, out.Advance(m * R));
     }
   }
@@ -186,17 +261,18 @@ void LayerRows(const PackedLayer& layer, const float* x, size_t x_stride, const 
     const int j = kFull * kV * kLanes;
     for (int m = 0; m < M; ++m) {
       __m512 acc[R][kRest];
-      Accumulate<R, kRest>(x + m * R * x_stride, x_stride, layer.weight + j, w_stride,
-                           layer.bias + j, kIn, acc);
+      Accumulate<R, kRest>(in.Advance(m * R), layer.weight + j, w_stride, layer.bias + j, kIn, acc);
       Finish<R, kRest>(acc, j, out.Advance(m * R));
     }
   }
 }
 
-// A run of rows through all six layers, with the scratch they use.
+// A run of rows through all six layers, with the scratch they use. Model is
+// PackedFp32Model or PackedFp16Model, In is DenseIn or RecordIn.
+template <typename Model, typename In>
 struct Rows {
-  const PackedFp32Model* model;
-  const float* input;
+  const Model* model;
+  In input;
   float* a;  // activations, row stride kStrideA
   float* b;  // activations, row stride kStrideB
   __m512* sse;
@@ -204,7 +280,7 @@ struct Rows {
 
   Rows Advance(int n) const {
     return {model,
-            input + n * kFeatureCount,
+            input.Advance(n),
             a + n * kStrideA,
             b + n * kStrideB,
             sse + n,
@@ -212,22 +288,24 @@ struct Rows {
   }
 };
 
-template <int R, int M>
-void Forward(const Rows& t) {
-  const PackedLayer* layer = t.model->layers;
+template <int R, int M, typename Model, typename In>
+void Forward(const Rows<Model, In>& t) {
+  const auto* layer = t.model->layers;
   const auto to_a = [&](int l) { return HiddenOut{t.a, kStrideA, layer[l].leaky_relu}; };
   const auto to_b = [&](int l) { return HiddenOut{t.b, kStrideB, layer[l].leaky_relu}; };
-  LayerRows<0, R, M>(layer[0], t.input, kFeatureCount, to_a(0));
-  LayerRows<1, R, M>(layer[1], t.a, kStrideA, to_b(1));
-  LayerRows<2, R, M>(layer[2], t.b, kStrideB, to_a(2));
-  LayerRows<3, R, M>(layer[3], t.a, kStrideA, to_b(3));
-  LayerRows<4, R, M>(layer[4], t.b, kStrideB, to_a(4));
-  LayerRows<5, R, M>(layer[5], t.a, kStrideA, ScoreOut{t.input, t.sse, t.reconstruction});
+  const FloatRows<kStrideA> from_a{t.a};
+  const FloatRows<kStrideB> from_b{t.b};
+  LayerRows<0, R, M>(layer[0], t.input, to_a(0));
+  LayerRows<1, R, M>(layer[1], from_a, to_b(1));
+  LayerRows<2, R, M>(layer[2], from_b, to_a(2));
+  LayerRows<3, R, M>(layer[3], from_a, to_b(3));
+  LayerRows<4, R, M>(layer[4], from_b, to_a(4));
+  LayerRows<5, R, M>(layer[5], from_a, ScoreOut<In>{t.input, t.sse, t.reconstruction});
 }
 
 // Forward<kBlockRows, m> for a run-time m in [1, M].
-template <int M>
-void ForwardBlocks(int m, const Rows& t) {
+template <int M, typename Model, typename In>
+void ForwardBlocks(int m, const Rows<Model, In>& t) {
   if constexpr (M > 0) {
     if (m == M) return Forward<kBlockRows, M>(t);
     ForwardBlocks<M - 1>(m, t);
@@ -235,8 +313,8 @@ void ForwardBlocks(int m, const Rows& t) {
 }
 
 // Forward<r, 1> for a run-time r in [1, R].
-template <int R>
-void ForwardRows(int r, const Rows& t) {
+template <int R, typename Model, typename In>
+void ForwardRows(int r, const Rows<Model, In>& t) {
   if constexpr (R > 0) {
     if (r == R) return Forward<R, 1>(t);
     ForwardRows<R - 1>(r, t);
@@ -253,10 +331,10 @@ EBGAN_INLINE float SumLanes(__m512 v) {
   return lane[0];
 }
 
-}  // namespace
-
-void ScoreFp32Avx512(const PackedFp32Model& model, const float* input, size_t rows, float* scores,
-                     float* reconstruction) {
+// The tile driver every kernel of this file shares.
+template <typename Model, typename In>
+void ScoreTiles(const Model& model, const In& input, size_t rows, float* scores,
+                float* reconstruction) {
   // Every layer writes whole 64-byte lines at 64-byte row strides, so the
   // stores are aligned.
   alignas(64) float a[kTileRows * kStrideA];
@@ -267,7 +345,7 @@ void ScoreFp32Avx512(const PackedFp32Model& model, const float* input, size_t ro
   for (size_t start = 0; start < rows; start += kTileRows) {
     const int n = int(std::min<size_t>(kTileRows, rows - start));
     float* recon = reconstruction ? reconstruction + start * kFeatureCount : nullptr;
-    const Rows tile{&model, input + start * kFeatureCount, a, b, sse, recon};
+    const Rows<Model, In> tile{&model, input.Advance(start), a, b, sse, recon};
     for (int r = 0; r < n; ++r) sse[r] = _mm512_setzero_ps();
 
     // Whole blocks share each weight panel; the leftover rows (and batches
@@ -280,8 +358,30 @@ void ScoreFp32Avx512(const PackedFp32Model& model, const float* input, size_t ro
   }
 }
 
+}  // namespace
+
+void ScoreFp32Avx512(const PackedFp32Model& model, const float* input, size_t rows, float* scores,
+                     float* reconstruction) {
+  ScoreTiles(model, DenseIn{input}, rows, scores, reconstruction);
+}
+
+void ScoreFp32RecordsAvx512(const PackedFp32Model& model, const RecordRows& input, size_t rows,
+                            float* scores, float* reconstruction) {
+  ScoreTiles(model, RecordIn{input.numeric, input.hot}, rows, scores, reconstruction);
+}
+
+void ScoreFp16Avx512(const PackedFp16Model& model, const float* input, size_t rows, float* scores,
+                     float* reconstruction) {
+  ScoreTiles(model, DenseIn{input}, rows, scores, reconstruction);
+}
+
+void ScoreFp16RecordsAvx512(const PackedFp16Model& model, const RecordRows& input, size_t rows,
+                            float* scores, float* reconstruction) {
+  ScoreTiles(model, RecordIn{input.numeric, input.hot}, rows, scores, reconstruction);
+}
+
 FloatKernels Avx512FloatKernels() {
-  return {ScoreFp32Avx512, nullptr, nullptr, nullptr};
+  return {ScoreFp32Avx512, ScoreFp32RecordsAvx512, ScoreFp16Avx512, ScoreFp16RecordsAvx512};
 }
 
 }  // namespace ebgan

@@ -70,6 +70,8 @@
 
 #include <algorithm>
 #include <array>
+#include <cmath>
+#include <cstdint>
 #include <cstring>
 #include <utility>
 
@@ -106,16 +108,22 @@ EBGAN_INLINE __mmask16 TailMask(int count) {
   return count >= kLanes ? __mmask16(0xffff) : __mmask16((1u << count) - 1);
 }
 
-// Quantises one row of `width` floats to q_x over whole vectors of 16
-// (bytes past `width` hold 0); returns scale_x and the sum of the q_x.
-float QuantizeRowSum(const float* a, int width, int8_t* q, int32_t* sum) {
+// The largest magnitude of one row of `width` floats. vmaxps(|a|, m) keeps
+// m when |a| is NaN, as std::max(m, |a|) does.
+float RowMax(const float* a, int width) {
   const __m512 sign = _mm512_set1_ps(-0.0f);
   __m512 m = _mm512_setzero_ps();
   for (int k = 0; k < width; k += kLanes) {
     const __m512 v = _mm512_maskz_loadu_ps(TailMask(width - k), a + k);
     m = _mm512_max_ps(_mm512_andnot_ps(sign, v), m);
   }
-  const float max_abs = _mm512_reduce_max_ps(m);
+  return _mm512_reduce_max_ps(m);
+}
+
+// Quantises one row of `width` floats with largest magnitude `max_abs` to
+// q_x over whole vectors of 16 (bytes past `width` hold 0); returns scale_x
+// and the sum of the q_x.
+float QuantizeRowSum(const float* a, int width, float max_abs, int8_t* q, int32_t* sum) {
   if (max_abs == 0.0f) {
     std::memset(q, 0, size_t(PaddedWidth(width)));
     *sum = 0;
@@ -150,6 +158,25 @@ EBGAN_INLINE void DotBroadcast(__m512i& acc, __m512i u8, const int8_t* s8) {
           : "v"(u8), "m"(*reinterpret_cast<const int32_t*>(s8)));
 }
 
+// acc += the four u8 x s8 products of each 32-bit lane of u8 and of the 64
+// bytes at s8, as vpdpbusd with a full-width memory operand.
+EBGAN_INLINE void DotVector(__m512i& acc, __m512i u8, const int8_t* s8) {
+  __asm__("vpdpbusd %2, %1, %0" : "+v"(acc) : "v"(u8), "m"(*reinterpret_cast<const __m512i*>(s8)));
+}
+
+// One hot column of a record row in the first layer: `word` holds q_x of the
+// column (the quantised 1, in [0, 127]) in the byte of its place in its
+// group of 4 and 0 in the other three, and `offset` is the group's byte
+// offset in the packed weights. vpdpbusd of the broadcast word (unsigned)
+// with the group's weights as stored (signed, no offset) adds exactly
+// q_x * w[j][column] to output j's accumulator, so the weights' +128 offset
+// and its correction cover the numeric groups only. An unknown category
+// has word 0 and offset 0: it adds 0.
+struct HotTerm {
+  int32_t word;
+  int32_t offset;
+};
+
 struct LayerArgs {
   const PackedInt8Layer* layer;
   const int8_t* q;       // the tile's first quantised row, stride kStrideQ
@@ -157,17 +184,18 @@ struct LayerArgs {
   const float* scale_x;  // the tile's first row's scale_x
   float* y;              // the tile's first output row
   int y_stride;
-  int j0;  // first output of the panel
+  int j0;              // first output of the panel
+  int groups;          // groups of 4 inputs read from q
+  const HotTerm* hot;  // records only: the tile's first row's hot terms
 };
 
 // acc[r][v] for R rows and V vectors of 16 outputs, then the float epilogue.
 // The loops over R and V are unrolled fully so that the accumulator arrays
-// are register names, never memory.
-template <int R, int V>
+// are register names, never memory. kHot adds each row's hot columns.
+template <int R, int V, bool kHot>
 void Tile(const LayerArgs& args) {
   const PackedInt8Layer& layer = *args.layer;
   const int out_padded = PaddedWidth(layer.out);
-  const int groups = PaddedDepth(layer.in) / kInt8Group;
 
   __m512i acc[R][V];
 #pragma GCC unroll 8
@@ -180,7 +208,7 @@ void Tile(const LayerArgs& args) {
   const __m512i flip = _mm512_set1_epi8(-128);
   const int8_t* w = layer.weight + size_t(args.j0) * kInt8Group;
   const size_t w_step = size_t(out_padded) * kInt8Group;
-  for (int g = 0; g < groups; ++g, w += w_step) {
+  for (int g = 0; g < args.groups; ++g, w += w_step) {
     __m512i wv[V];
 #pragma GCC unroll 8
     for (int v = 0; v < V; ++v)
@@ -190,6 +218,20 @@ void Tile(const LayerArgs& args) {
       const int8_t* x = args.q + r * kStrideQ + g * kInt8Group;
 #pragma GCC unroll 8
       for (int v = 0; v < V; ++v) DotBroadcast(acc[r][v], wv[v], x);
+    }
+  }
+
+  if constexpr (kHot) {
+    const int8_t* panel = layer.weight + size_t(args.j0) * kInt8Group;
+#pragma GCC unroll 8
+    for (int r = 0; r < R; ++r) {
+      for (int c = 0; c < kCategoricalCount; ++c) {
+        const HotTerm term = args.hot[r * kCategoricalCount + c];
+        const __m512i u = _mm512_set1_epi32(term.word);
+#pragma GCC unroll 8
+        for (int v = 0; v < V; ++v)
+          DotVector(acc[r][v], u, panel + term.offset + v * kLanes * kInt8Group);
+      }
     }
   }
 
@@ -215,48 +257,100 @@ void Tile(const LayerArgs& args) {
 }
 
 using TileFn = void (*)(const LayerArgs&);
+using TileTable = std::array<std::array<TileFn, kMaxVectors>, kTileRows>;
 
-template <int R, int... V>
+template <bool kHot, int R, int... V>
 constexpr std::array<TileFn, kMaxVectors> TilesFor(std::integer_sequence<int, V...>) {
   // Entries past VectorsFor(R) are never called; they point at the widest.
-  return {&Tile<R, std::min(V + 1, VectorsFor(R))>...};
+  return {&Tile<R, std::min(V + 1, VectorsFor(R)), kHot>...};
 }
 
-template <int... R>
-constexpr std::array<std::array<TileFn, kMaxVectors>, kTileRows> MakeTiles(
-    std::integer_sequence<int, R...>) {
-  return {TilesFor<R + 1>(std::make_integer_sequence<int, kMaxVectors>())...};
+template <bool kHot, int... R>
+constexpr TileTable MakeTiles(std::integer_sequence<int, R...>) {
+  return {TilesFor<kHot, R + 1>(std::make_integer_sequence<int, kMaxVectors>())...};
 }
 
-constexpr auto kTiles = MakeTiles(std::make_integer_sequence<int, kTileRows>());
+constexpr TileTable kTiles = MakeTiles<false>(std::make_integer_sequence<int, kTileRows>());
+constexpr TileTable kHotTiles = MakeTiles<true>(std::make_integer_sequence<int, kTileRows>());
 
-// One layer for `rows` rows: quantise, then panels of outputs by tiles of rows.
-void Dense(const PackedInt8Layer& layer, const float* a, int a_stride, int rows, int8_t* q,
-           int32_t* q_sum, float* scale_x, float* y, int y_stride) {
-  for (int r = 0; r < rows; ++r)
-    scale_x[r] = QuantizeRowSum(a + size_t(r) * a_stride, layer.in, q + r * kStrideQ, q_sum + r);
-
+// A layer's panels of outputs by tiles of rows, on rows already quantised.
+void Panels(const TileTable& tiles, const PackedInt8Layer& layer, int groups, int rows,
+            const int8_t* q, const int32_t* q_sum, const float* scale_x, const HotTerm* hot,
+            float* y, int y_stride) {
   const int vectors = PaddedWidth(layer.out) / kLanes;
   const int panel = VectorsFor(std::min(rows, kTileRows));
   for (int v0 = 0; v0 < vectors; v0 += panel) {
     const int nv = std::min(panel, vectors - v0);
     for (int r0 = 0; r0 < rows; r0 += kTileRows) {
       const int nr = std::min(kTileRows, rows - r0);
-      const LayerArgs args{&layer,       q + r0 * kStrideQ,         q_sum + r0,
-                           scale_x + r0, y + size_t(r0) * y_stride, y_stride,
-                           v0 * kLanes};
-      kTiles[nr - 1][std::min(nv, VectorsFor(nr)) - 1](args);
+      const LayerArgs args{&layer,
+                           q + r0 * kStrideQ,
+                           q_sum + r0,
+                           scale_x + r0,
+                           y + size_t(r0) * y_stride,
+                           y_stride,
+                           v0 * kLanes,
+                           groups,
+                           hot ? hot + r0 * kCategoricalCount : nullptr};
+      tiles[nr - 1][std::min(nv, VectorsFor(nr)) - 1](args);
     }
   }
 }
 
-// kernel_int8.h step 5 on one row; y holds the 128 padded outputs.
-float Score(const float* y, const float* x) {
+// One layer for `rows` rows: quantise, then panels of outputs by tiles of rows.
+void Dense(const PackedInt8Layer& layer, const float* a, int a_stride, int rows, int8_t* q,
+           int32_t* q_sum, float* scale_x, float* y, int y_stride) {
+  for (int r = 0; r < rows; ++r) {
+    const float* row = a + size_t(r) * a_stride;
+    scale_x[r] = QuantizeRowSum(row, layer.in, RowMax(row, layer.in), q + r * kStrideQ, q_sum + r);
+  }
+  Panels(kTiles, layer, PaddedDepth(layer.in) / kInt8Group, rows, q, q_sum, scale_x, nullptr, y,
+         y_stride);
+}
+
+// The first layer for `rows` record rows. A row's largest magnitude is that
+// of its numeric features, or 1 if a column is hot (max of finite values in
+// any order; NaN features are skipped as in RowMax); the numeric features
+// are quantised as the dense row's would be, and each hot column's q_x is
+// clamp(nearbyint(1 * (127 / m))), the oracle's expression.
+void FirstLayerRecords(const PackedInt8Layer& layer, const RecordRows& input, int rows, int8_t* q,
+                       int32_t* q_sum, float* scale_x, HotTerm* hot, float* y, int y_stride) {
+  const int group_bytes = PaddedWidth(layer.out) * kInt8Group;
+  for (int r = 0; r < rows; ++r) {
+    const float* numeric = input.numeric + size_t(r) * kRecordStride;
+    const int16_t* index = input.hot + size_t(r) * kCategoricalCount;
+    float max_abs = RowMax(numeric, kNumericFeatureCount);
+    for (int c = 0; c < kCategoricalCount; ++c)
+      if (index[c] >= 0) max_abs = std::max(max_abs, 1.0f);
+    scale_x[r] =
+        QuantizeRowSum(numeric, kNumericFeatureCount, max_abs, q + r * kStrideQ, q_sum + r);
+
+    // 127 / m is positive (or +inf, clamped to 127), so q_hot is in [0, 127]:
+    // a valid unsigned byte for vpdpbusd.
+    int32_t q_hot = 0;
+    if (max_abs != 0.0f) {
+      const float inverse = 127.0f / max_abs;
+      q_hot = int32_t(std::min(127.0f, std::max(-127.0f, std::nearbyint(1.0f * inverse))));
+    }
+    for (int c = 0; c < kCategoricalCount; ++c) {
+      HotTerm& term = hot[r * kCategoricalCount + c];
+      const int k = index[c];
+      term.word = k < 0 ? 0 : int32_t(uint32_t(q_hot) << (8 * (k % kInt8Group)));
+      term.offset = k < 0 ? 0 : k / kInt8Group * group_bytes;
+    }
+  }
+  static_assert(kRecordStride % kInt8Group == 0, "record rows hold whole groups");
+  Panels(kHotTiles, layer, kRecordStride / kInt8Group, rows, q, q_sum, scale_x, hot, y, y_stride);
+}
+
+// kernel_int8.h step 5 on one row; y holds the 128 padded outputs and
+// x_at(f, mask) returns features f..f+15 (0 where mask is clear).
+template <typename Input>
+EBGAN_INLINE float ScoreOf(const float* y, const Input& x_at) {
   __m512 lane = _mm512_setzero_ps();
   for (int f = 0; f < kPaddedWidths[kLayerCount]; f += kLanes) {
     const __mmask16 mask = TailMask(kFeatureCount - f);
-    const __m512 d =
-        _mm512_sub_ps(_mm512_maskz_loadu_ps(mask, y + f), _mm512_maskz_loadu_ps(mask, x + f));
+    const __m512 d = _mm512_sub_ps(_mm512_maskz_loadu_ps(mask, y + f), x_at(f, mask));
     lane = _mm512_add_ps(lane, _mm512_mul_ps(d, d));
   }
   const __m256 l8 = _mm256_add_ps(_mm512_castps512_ps256(lane), _mm512_extractf32x8_ps(lane, 1));
@@ -264,6 +358,36 @@ float Score(const float* y, const float* x) {
   const __m128 l2 = _mm_add_ps(l4, _mm_movehl_ps(l4, l4));
   const __m128 l1 = _mm_add_ss(l2, _mm_shuffle_ps(l2, l2, 1));
   return _mm_cvtss_f32(l1) / float(kFeatureCount);
+}
+
+float Score(const float* y, const float* x) {
+  return ScoreOf(y, [x](int f, __mmask16 mask) { return _mm512_maskz_loadu_ps(mask, x + f); });
+}
+
+// The record row's features in registers: the numeric ones loaded (f < 37),
+// 1.0 where a bit of the row's 128-bit hot mask is set, 0 elsewhere.
+float ScoreRecord(const float* y, const float* numeric, const int16_t* index) {
+  uint64_t hot[2] = {0, 0};
+  for (int c = 0; c < kCategoricalCount; ++c)
+    if (index[c] >= 0) hot[index[c] / 64] |= uint64_t(1) << (index[c] % 64);
+  const __m512 one = _mm512_set1_ps(1.0f);
+  return ScoreOf(y, [&](int f, __mmask16) {
+    __m512 x = _mm512_setzero_ps();
+    if (f < kNumericFeatureCount)
+      x = _mm512_maskz_loadu_ps(TailMask(kNumericFeatureCount - f), numeric + f);
+    return _mm512_mask_mov_ps(x, __mmask16(hot[f / 64] >> (f % 64)), one);
+  });
+}
+
+// Layers 1..5 of a block whose first layer's output is in a; the
+// reconstruction ends in b.
+void HiddenLayers(const PackedInt8Model& model, int n, float* a, float* b, int8_t* q,
+                  int32_t* q_sum, float* scale_x) {
+  Dense(model.layers[1], a, kStrideA, n, q, q_sum, scale_x, b, kStrideB);
+  Dense(model.layers[2], b, kStrideB, n, q, q_sum, scale_x, a, kStrideA);
+  Dense(model.layers[3], a, kStrideA, n, q, q_sum, scale_x, b, kStrideB);
+  Dense(model.layers[4], b, kStrideB, n, q, q_sum, scale_x, a, kStrideA);
+  Dense(model.layers[5], a, kStrideA, n, q, q_sum, scale_x, b, kStrideB);
 }
 
 }  // namespace
@@ -280,11 +404,7 @@ void ScoreInt8Avx512Vnni(const PackedInt8Model& model, const float* input, size_
     const int n = int(std::min<size_t>(kBlockRows, rows - start));
     const float* x = input + start * kFeatureCount;
     Dense(model.layers[0], x, kFeatureCount, n, q, q_sum, scale_x, a, kStrideA);
-    Dense(model.layers[1], a, kStrideA, n, q, q_sum, scale_x, b, kStrideB);
-    Dense(model.layers[2], b, kStrideB, n, q, q_sum, scale_x, a, kStrideA);
-    Dense(model.layers[3], a, kStrideA, n, q, q_sum, scale_x, b, kStrideB);
-    Dense(model.layers[4], b, kStrideB, n, q, q_sum, scale_x, a, kStrideA);
-    Dense(model.layers[5], a, kStrideA, n, q, q_sum, scale_x, b, kStrideB);
+    HiddenLayers(model, n, a, b, q, q_sum, scale_x);
 
     for (int r = 0; r < n; ++r) {
       const float* y = b + r * kStrideB;
@@ -295,8 +415,34 @@ void ScoreInt8Avx512Vnni(const PackedInt8Model& model, const float* input, size_
   }
 }
 
+void ScoreInt8RecordsAvx512Vnni(const PackedInt8Model& model, const RecordRows& input, size_t rows,
+                                float* scores, float* reconstruction) {
+  alignas(64) float a[kBlockRows * kStrideA];
+  alignas(64) float b[kBlockRows * kStrideB];
+  alignas(64) int8_t q[kBlockRows * kStrideQ];
+  int32_t q_sum[kBlockRows];
+  float scale_x[kBlockRows];
+  HotTerm hot[kBlockRows * kCategoricalCount];
+
+  for (size_t start = 0; start < rows; start += kBlockRows) {
+    const int n = int(std::min<size_t>(kBlockRows, rows - start));
+    const RecordRows block{input.numeric + start * kRecordStride,
+                           input.hot + start * kCategoricalCount};
+    FirstLayerRecords(model.layers[0], block, n, q, q_sum, scale_x, hot, a, kStrideA);
+    HiddenLayers(model, n, a, b, q, q_sum, scale_x);
+
+    for (int r = 0; r < n; ++r) {
+      const float* y = b + r * kStrideB;
+      scores[start + r] = ScoreRecord(y, block.numeric + size_t(r) * kRecordStride,
+                                      block.hot + size_t(r) * kCategoricalCount);
+      if (reconstruction)
+        std::memcpy(reconstruction + (start + r) * kFeatureCount, y, sizeof(float) * kFeatureCount);
+    }
+  }
+}
+
 Int8Kernels Avx512VnniInt8Kernels() {
-  return {ScoreInt8Avx512Vnni, nullptr};
+  return {ScoreInt8Avx512Vnni, ScoreInt8RecordsAvx512Vnni};
 }
 
 }  // namespace ebgan

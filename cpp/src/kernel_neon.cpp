@@ -66,6 +66,35 @@ constexpr int MaxVectors(int rows) {
   return std::min(16, kAccumulatorRegs / rows);
 }
 
+// fp32 weights are loaded as they are; binary16 ones (fp16 models) are
+// widened in registers by FCVTL, which is exact, so every product and sum
+// after it is the fp32 kernel's.
+EBGAN_INLINE float32x4_t LoadWeights(const float* w) {
+  return vld1q_f32(w);
+}
+EBGAN_INLINE float32x4_t LoadWeights(const uint16_t* w) {
+  return vcvt_f32_f16(vreinterpret_f16_u16(vld1_u16(w)));
+}
+
+// A layer's input rows: dense model input (stride kFeatureCount) or the
+// previous layer's activations.
+struct Activations {
+  const float* x;
+  size_t stride;  // floats between rows of x
+
+  Activations Advance(size_t rows) const { return {x + rows * stride, stride}; }
+};
+
+// Record rows (kernel.h, RecordRows) as the first layer and the score read them.
+struct Records {
+  const float* numeric;  // stride kRecordStride
+  const int16_t* hot;    // stride kCategoricalCount
+
+  Records Advance(size_t rows) const {
+    return {numeric + rows * kRecordStride, hot + rows * kCategoricalCount};
+  }
+};
+
 // Where a block's outputs go: stored (after LeakyReLU if the layer has one)
 // to the next layer's input, or folded into the score.
 struct HiddenOut {
@@ -76,58 +105,82 @@ struct HiddenOut {
   HiddenOut Advance(int rows) const { return {y + rows * stride, stride, leaky}; }
 };
 
+template <typename Input>
 struct ScoreOut {
-  const float* input;     // the block's first input row, stride kFeatureCount
+  Input input;            // the block's first input row
   float32x4_t* sse;       // per row: lane-wise sum of squared errors so far
   float* reconstruction;  // the block's first output row, or null
 
   ScoreOut Advance(int rows) const {
-    return {input + rows * kFeatureCount, sse + rows,
+    return {input.Advance(rows), sse + rows,
             reconstruction ? reconstruction + rows * kFeatureCount : nullptr};
   }
 };
 
 // acc[r][v] += x[r][k + lane] * W[k + lane][v], for lane = L.
-template <int R, int V, int L>
-EBGAN_INLINE void Step(const float* wk, const float32x4_t (&xq)[R], float32x4_t (&acc)[R][V]) {
+template <int R, int V, int L, typename W>
+EBGAN_INLINE void Step(const W* wk, const float32x4_t (&xq)[R], float32x4_t (&acc)[R][V]) {
   float32x4_t wv[V];
 #pragma GCC unroll 16
-  for (int v = 0; v < V; ++v) wv[v] = vld1q_f32(wk + v * kLanes);
+  for (int v = 0; v < V; ++v) wv[v] = LoadWeights(wk + v * kLanes);
 #pragma GCC unroll 16
   for (int r = 0; r < R; ++r)
 #pragma GCC unroll 16
     for (int v = 0; v < V; ++v) acc[r][v] = vfmaq_laneq_f32(acc[r][v], wv[v], xq[r], L);
 }
 
-template <int R, int V>
-EBGAN_INLINE void Accumulate(const float* x, size_t x_stride, const float* w, size_t w_stride,
-                             const float* bias, int in, float32x4_t (&acc)[R][V]) {
+template <int R, int V, typename W>
+EBGAN_INLINE void Accumulate(const Activations& in, const W* w, size_t w_stride,
+                             const float* bias, int width, float32x4_t (&acc)[R][V]) {
+  const float* x = in.x;
+  const size_t x_stride = in.stride;
 #pragma GCC unroll 16
   for (int v = 0; v < V; ++v) {
     const float32x4_t b = vld1q_f32(bias + v * kLanes);
 #pragma GCC unroll 16
     for (int r = 0; r < R; ++r) acc[r][v] = b;
   }
-  // Four inputs per step, read as one vector per row: never past x[r][in-1].
+  // Four inputs per step, read as one vector per row: never past x[r][width-1].
   int k = 0;
-  for (; k + kLanes <= in; k += kLanes) {
+  for (; k + kLanes <= width; k += kLanes) {
     float32x4_t xq[R];
 #pragma GCC unroll 16
     for (int r = 0; r < R; ++r) xq[r] = vld1q_f32(x + r * x_stride + k);
-    const float* wk = w + size_t(k) * w_stride;
+    const W* wk = w + size_t(k) * w_stride;
     Step<R, V, 0>(wk, xq, acc);
     Step<R, V, 1>(wk + w_stride, xq, acc);
     Step<R, V, 2>(wk + 2 * w_stride, xq, acc);
     Step<R, V, 3>(wk + 3 * w_stride, xq, acc);
   }
-  for (; k < in; ++k) {  // 121 inputs leave one
-    const float* wk = w + size_t(k) * w_stride;
+  for (; k < width; ++k) {  // 121 and 37 inputs leave one
+    const W* wk = w + size_t(k) * w_stride;
 #pragma GCC unroll 16
     for (int r = 0; r < R; ++r) {
       const float xk = x[r * x_stride + k];
 #pragma GCC unroll 16
       for (int v = 0; v < V; ++v)
-        acc[r][v] = vfmaq_n_f32(acc[r][v], vld1q_f32(wk + v * kLanes), xk);
+        acc[r][v] = vfmaq_n_f32(acc[r][v], LoadWeights(wk + v * kLanes), xk);
+    }
+  }
+}
+
+// The first layer on record rows: the dense order with the one-hot blocks'
+// zero terms left out. The 37 numeric FMAs run exactly as above; then each
+// hot column's weight row is added (1 * w is exact, so the add equals the
+// dense FMA), in ascending column order as the dense loop meets them.
+template <int R, int V, typename W>
+EBGAN_INLINE void Accumulate(const Records& in, const W* w, size_t w_stride, const float* bias,
+                             int /*width*/, float32x4_t (&acc)[R][V]) {
+  Accumulate<R, V>(Activations{in.numeric, kRecordStride}, w, w_stride, bias,
+                   kNumericFeatureCount, acc);
+#pragma GCC unroll 16
+  for (int r = 0; r < R; ++r) {
+    for (int c = 0; c < kCategoricalCount; ++c) {
+      const int hot = in.hot[r * kCategoricalCount + c];
+      if (hot < 0) continue;
+      const W* wk = w + size_t(hot) * w_stride;
+#pragma GCC unroll 16
+      for (int v = 0; v < V; ++v) acc[r][v] = vaddq_f32(acc[r][v], LoadWeights(wk + v * kLanes));
     }
   }
 }
@@ -146,8 +199,39 @@ EBGAN_INLINE void Finish(float32x4_t (&acc)[R][V], int j, const HiddenOut& out) 
   }
 }
 
-template <int R, int V>
-EBGAN_INLINE void Finish(float32x4_t (&acc)[R][V], int j, const ScoreOut& out) {
+// Input features f..f+3 of row r, zero past feature 120 (`valid` of them
+// are real); never reads past the row's last feature.
+EBGAN_INLINE float32x4_t Features(const Activations& in, int r, int f, int valid) {
+  const float* xr = in.x + r * in.stride + f;
+  if (valid == kLanes) return vld1q_f32(xr);
+  float tail[kLanes] = {0.0f, 0.0f, 0.0f, 0.0f};
+  std::memcpy(tail, xr, valid * sizeof(float));
+  return vld1q_f32(tail);
+}
+
+// The same features of a record row, formed in registers: the numeric value
+// for f < 37 (the row's pads past feature 36 are not read as features
+// 37..39, which are one-hot), 1.0 where f is one of the row's hot columns,
+// else 0.
+EBGAN_INLINE float32x4_t Features(const Records& in, int r, int f, int /*valid*/) {
+  float32x4_t x = vdupq_n_f32(0.0f);
+  const int32x4_t index = vaddq_s32(vdupq_n_s32(f), int32x4_t{0, 1, 2, 3});
+  if (f < kNumericFeatureCount) {
+    const uint32x4_t numeric = vcltq_s32(index, vdupq_n_s32(kNumericFeatureCount));
+    x = vbslq_f32(numeric, vld1q_f32(in.numeric + r * kRecordStride + f), x);
+  }
+  if (f + kLanes > kNumericFeatureCount) {
+    const int16_t* hot = in.hot + r * kCategoricalCount;
+    uint32x4_t is_hot = vceqq_s32(index, vdupq_n_s32(hot[0]));
+    for (int c = 1; c < kCategoricalCount; ++c)
+      is_hot = vorrq_u32(is_hot, vceqq_s32(index, vdupq_n_s32(hot[c])));
+    x = vbslq_f32(is_hot, vdupq_n_f32(1.0f), x);
+  }
+  return x;
+}
+
+template <int R, int V, typename Input>
+EBGAN_INLINE void Finish(float32x4_t (&acc)[R][V], int j, const ScoreOut<Input>& out) {
 #pragma GCC unroll 16
   for (int v = 0; v < V; ++v) {
     const int f = j + v * kLanes;
@@ -155,19 +239,14 @@ EBGAN_INLINE void Finish(float32x4_t (&acc)[R][V], int j, const ScoreOut& out) {
     if (valid <= 0) break;
 #pragma GCC unroll 16
     for (int r = 0; r < R; ++r) {
-      const float* xr = out.input + r * kFeatureCount + f;
       float* rec = out.reconstruction ? out.reconstruction + r * kFeatureCount + f : nullptr;
-      float32x4_t x;
-      if (valid == kLanes) {
-        x = vld1q_f32(xr);
-        if (rec) vst1q_f32(rec, acc[r][v]);
-      } else {
-        // The row's last feature: go through a zeroed copy, so that nothing
-        // past feature 120 is read or written.
-        float tail[kLanes] = {0.0f, 0.0f, 0.0f, 0.0f};
-        std::memcpy(tail, xr, valid * sizeof(float));
-        x = vld1q_f32(tail);
-        if (rec) {
+      const float32x4_t x = Features(out.input, r, f, valid);
+      if (rec) {
+        if (valid == kLanes) {
+          vst1q_f32(rec, acc[r][v]);
+        } else {
+          // The row's last feature: nothing past feature 120 is written.
+          float tail[kLanes];
           vst1q_f32(tail, acc[r][v]);
           std::memcpy(rec, tail, valid * sizeof(float));
         }
@@ -182,8 +261,8 @@ EBGAN_INLINE void Finish(float32x4_t (&acc)[R][V], int j, const ScoreOut& out) {
 // nearly equal size, no larger than the register file allows, in ascending
 // order; each block of weights (in x V vectors) is used by all M row blocks
 // in turn, so it is fetched from L2 once and then read from L1.
-template <int L, int R, int M, typename Out>
-void LayerRows(const PackedLayer& layer, const float* x, size_t x_stride, const Out& out) {
+template <int L, int R, int M, typename Layer, typename Input, typename Out>
+void LayerRows(const Layer& layer, const Input& in, const Out& out) {
   // The widths are the architecture's, compile-time facts: the model reader
   // refuses other shapes, so layer.in and layer.out always equal them.
   constexpr int kIn = kLayerWidths[L];
@@ -198,8 +277,7 @@ void LayerRows(const PackedLayer& layer, const float* x, size_t x_stride, const 
     const int j = b * kV * kLanes;
     for (int m = 0; m < M; ++m) {
       float32x4_t acc[R][kV];
-      Accumulate<R, kV>(x + m * R * x_stride, x_stride, layer.weight + j, w_stride, layer.bias + j,
-                        kIn, acc);
+      Accumulate<R, kV>(in.Advance(m * R), layer.weight + j, w_stride, layer.bias + j, kIn, acc);
       Finish<R, kV>(acc, j, out.Advance(m * R));
     }
   }
@@ -207,17 +285,20 @@ void LayerRows(const PackedLayer& layer, const float* x, size_t x_stride, const 
     const int j = kFull * kV * kLanes;
     for (int m = 0; m < M; ++m) {
       float32x4_t acc[R][kRest];
-      Accumulate<R, kRest>(x + m * R * x_stride, x_stride, layer.weight + j, w_stride,
-                           layer.bias + j, kIn, acc);
+      Accumulate<R, kRest>(in.Advance(m * R), layer.weight + j, w_stride, layer.bias + j, kIn,
+                           acc);
       Finish<R, kRest>(acc, j, out.Advance(m * R));
     }
   }
 }
 
-// A run of rows through all six layers, with the scratch they use.
+// A run of rows through all six layers, with the scratch they use. Model is
+// PackedFp32Model or PackedFp16Model, Input Activations (dense rows) or
+// Records.
+template <typename Model, typename Input>
 struct Rows {
-  const PackedFp32Model* model;
-  const float* input;
+  const Model* model;
+  Input input;
   float* a;  // activations, row stride kStrideA
   float* b;  // activations, row stride kStrideB
   float32x4_t* sse;
@@ -225,7 +306,7 @@ struct Rows {
 
   Rows Advance(int n) const {
     return {model,
-            input + n * kFeatureCount,
+            input.Advance(n),
             a + n * kStrideA,
             b + n * kStrideB,
             sse + n,
@@ -233,22 +314,24 @@ struct Rows {
   }
 };
 
-template <int R, int M>
-void Forward(const Rows& t) {
-  const PackedLayer* layer = t.model->layers;
+template <int R, int M, typename Model, typename Input>
+void Forward(const Rows<Model, Input>& t) {
+  const auto* layer = t.model->layers;
   const auto to_a = [&](int l) { return HiddenOut{t.a, kStrideA, layer[l].leaky_relu}; };
   const auto to_b = [&](int l) { return HiddenOut{t.b, kStrideB, layer[l].leaky_relu}; };
-  LayerRows<0, R, M>(layer[0], t.input, kFeatureCount, to_a(0));
-  LayerRows<1, R, M>(layer[1], t.a, kStrideA, to_b(1));
-  LayerRows<2, R, M>(layer[2], t.b, kStrideB, to_a(2));
-  LayerRows<3, R, M>(layer[3], t.a, kStrideA, to_b(3));
-  LayerRows<4, R, M>(layer[4], t.b, kStrideB, to_a(4));
-  LayerRows<5, R, M>(layer[5], t.a, kStrideA, ScoreOut{t.input, t.sse, t.reconstruction});
+  const Activations from_a{t.a, kStrideA};
+  const Activations from_b{t.b, kStrideB};
+  LayerRows<0, R, M>(layer[0], t.input, to_a(0));
+  LayerRows<1, R, M>(layer[1], from_a, to_b(1));
+  LayerRows<2, R, M>(layer[2], from_b, to_a(2));
+  LayerRows<3, R, M>(layer[3], from_a, to_b(3));
+  LayerRows<4, R, M>(layer[4], from_b, to_a(4));
+  LayerRows<5, R, M>(layer[5], from_a, ScoreOut<Input>{t.input, t.sse, t.reconstruction});
 }
 
 // Forward<kBlockRows, m> for a run-time m in [1, M].
-template <int M>
-void ForwardBlocks(int m, const Rows& t) {
+template <int M, typename Tile>
+void ForwardBlocks(int m, const Tile& t) {
   if constexpr (M > 0) {
     if (m == M) return Forward<kBlockRows, M>(t);
     ForwardBlocks<M - 1>(m, t);
@@ -256,8 +339,8 @@ void ForwardBlocks(int m, const Rows& t) {
 }
 
 // Forward<r, 1> for a run-time r in [1, R].
-template <int R>
-void ForwardRows(int r, const Rows& t) {
+template <int R, typename Tile>
+void ForwardRows(int r, const Tile& t) {
   if constexpr (R > 0) {
     if (r == R) return Forward<R, 1>(t);
     ForwardRows<R - 1>(r, t);
@@ -270,10 +353,10 @@ EBGAN_INLINE float SumLanes(float32x4_t v) {
   return vget_lane_f32(pair, 0) + vget_lane_f32(pair, 1);
 }
 
-}  // namespace
-
-void ScoreFp32Neon(const PackedFp32Model& model, const float* input, size_t rows, float* scores,
-                   float* reconstruction) {
+// Every kernel of this file: fp32 or fp16 weights, dense or record rows.
+template <typename Model, typename Input>
+void Score(const Model& model, const Input& input, size_t rows, float* scores,
+           float* reconstruction) {
   alignas(64) float a[kTileRows * kStrideA];
   alignas(64) float b[kTileRows * kStrideB];
   float32x4_t sse[kTileRows];
@@ -282,7 +365,7 @@ void ScoreFp32Neon(const PackedFp32Model& model, const float* input, size_t rows
   for (size_t start = 0; start < rows; start += kTileRows) {
     const int n = int(std::min<size_t>(kTileRows, rows - start));
     float* recon = reconstruction ? reconstruction + start * kFeatureCount : nullptr;
-    const Rows tile{&model, input + start * kFeatureCount, a, b, sse, recon};
+    const Rows<Model, Input> tile{&model, input.Advance(start), a, b, sse, recon};
     for (int r = 0; r < n; ++r) sse[r] = vdupq_n_f32(0.0f);
 
     // Whole blocks share each weight panel; the leftover rows (and batches
@@ -295,8 +378,30 @@ void ScoreFp32Neon(const PackedFp32Model& model, const float* input, size_t rows
   }
 }
 
+}  // namespace
+
+void ScoreFp32Neon(const PackedFp32Model& model, const float* input, size_t rows, float* scores,
+                   float* reconstruction) {
+  Score(model, Activations{input, kFeatureCount}, rows, scores, reconstruction);
+}
+
+void ScoreFp32RecordsNeon(const PackedFp32Model& model, const RecordRows& input, size_t rows,
+                          float* scores, float* reconstruction) {
+  Score(model, Records{input.numeric, input.hot}, rows, scores, reconstruction);
+}
+
+void ScoreFp16Neon(const PackedFp16Model& model, const float* input, size_t rows, float* scores,
+                   float* reconstruction) {
+  Score(model, Activations{input, kFeatureCount}, rows, scores, reconstruction);
+}
+
+void ScoreFp16RecordsNeon(const PackedFp16Model& model, const RecordRows& input, size_t rows,
+                          float* scores, float* reconstruction) {
+  Score(model, Records{input.numeric, input.hot}, rows, scores, reconstruction);
+}
+
 FloatKernels NeonFloatKernels() {
-  return {ScoreFp32Neon, nullptr, nullptr, nullptr};
+  return {ScoreFp32Neon, ScoreFp32RecordsNeon, ScoreFp16Neon, ScoreFp16RecordsNeon};
 }
 
 }  // namespace ebgan

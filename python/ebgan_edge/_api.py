@@ -15,7 +15,7 @@ from . import _core
 from .features import (
     Normalization,
     Records,
-    encode,
+    encoding_report,
     parse_records,
     parse_text,
     read_records,
@@ -167,8 +167,13 @@ class BaseScorer:
         """
         return self.score(batch) > np.float32(self.threshold)
 
-    def score_records(self, rows) -> np.ndarray:
+    def score_records(self, rows, *, report: bool = False):
         """Anomaly scores of raw NSL-KDD records.
+
+        Equal to ``score(encode(rows, self.normalization))``. The compiled
+        kernels get there without building the one-hot blocks: a category
+        becomes a column lookup in the first layer, and its squared error is
+        formed from the hot column's index.
 
         Parameters
         ----------
@@ -177,17 +182,27 @@ class BaseScorer:
             records, CSV text (str or bytes, one record per line), a file given
             as a :class:`pathlib.Path`, or rows of fields. They are encoded with
             the normalisation stored in the model.
+        report : bool, default False
+            Also return an :class:`~ebgan_edge.features.EncodingReport` of the
+            values clipped to the training range and the unknown categories
+            (encoded as all-zero blocks).
 
         Returns
         -------
-        ndarray of shape (n,), float32
+        scores : ndarray of shape (n,), float32
+        report : EncodingReport
+            Only when ``report=True``.
 
         Raises
         ------
         RecordError
             For a malformed record, naming its line and field.
         """
-        return self.score(encode(_as_records(rows), self.normalization))
+        records = _as_records(rows)
+        scores, clipped, unknown = self._score_records(records)
+        if report:
+            return scores, encoding_report(records, clipped, unknown)
+        return scores
 
     # -- implemented by each backend ------------------------------------------
 
@@ -196,6 +211,17 @@ class BaseScorer:
 
     def _reconstruct(self, batch: np.ndarray) -> np.ndarray:
         raise NotImplementedError
+
+    def _score_records(self, records: Records):
+        """Scores and the encoder's clipped and unknown counts; a backend
+        with a faster path than dense encoding overrides this."""
+        features, clipped, unknown = _core.encode(
+            records.numeric,
+            records.category,
+            self.normalization.minimum,
+            self.normalization.maximum,
+        )
+        return self.score(features), clipped, unknown
 
     def __repr__(self) -> str:
         return (

@@ -93,11 +93,10 @@ def _score_command(args) -> int:
             parts, skipped = _parse_block(first, lines, source, args.on_error == "skip")
             totals["skipped"] += skipped
             for records in parts:
-                x, report = encode(records, scorer.normalization, report=True)
+                scores, report = scorer.score_records(records, report=True)
                 totals["clipped"].update(report.clipped)
                 for field, values in report.unknown.items():
                     totals["unknown"][field] += sum(values.values())
-                scores = scorer.score(x)
                 totals["records"] += len(scores)
                 _write_scores(
                     out, records.lines, scores, threshold, model_id, args.format

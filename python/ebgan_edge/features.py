@@ -55,6 +55,7 @@ __all__ = [
     "RecordError",
     "Records",
     "encode",
+    "encoding_report",
     "label_family",
     "parse_records",
     "parse_text",
@@ -390,6 +391,13 @@ def encode(
     out, clipped, unknown = _core.encode(
         records.numeric, records.category, normalization.minimum, normalization.maximum
     )
+    return (out, encoding_report(records, clipped, unknown)) if report else out
+
+
+def encoding_report(records: Records, clipped, unknown) -> EncodingReport:
+    """An :class:`EncodingReport` from the encoder's counts: per numeric
+    feature the values clipped, per categorical field the unknown ones (their
+    values are looked up in ``records``)."""
     summary = EncodingReport(rows=len(records))
     for i in np.flatnonzero(clipped):
         summary.clipped[NUMERIC_FEATURES[i]] = int(clipped[i])
@@ -397,4 +405,4 @@ def encode(
         if unknown[c]:
             values = (records.protocol_type, records.service, records.flag)[c]
             summary.unknown[name] = Counter(values[records.category[:, c] < 0].tolist())
-    return (out, summary) if report else out
+    return summary

@@ -70,5 +70,8 @@ class Scorer(BaseScorer):
     def reconstruct(self, batch) -> np.ndarray:
         return self._engine.reconstruct(batch)
 
+    def _score_records(self, records):
+        return self._engine.score_records(records.numeric, records.category)
+
     score.__doc__ = BaseScorer.score.__doc__
     reconstruct.__doc__ = BaseScorer.reconstruct.__doc__
