@@ -166,3 +166,13 @@ def test_verify_compares_kernels_with_the_torch_reference(tmp_path, model_path, 
     assert result["records"] == 300 and result["verdict_flips"] == 0
     assert result["max_relative_error"] < 1e-4
     assert result["rank_correlation"] > 0.9999
+
+
+def test_convert_without_data_keeps_the_threshold_and_says_so(tmp_path, model_path):
+    out = tmp_path / "int8.ebgan"
+    command = ["convert", str(model_path), "--out", str(out), "--precision", "int8"]
+    assert main(command) == 0
+    original, converted = Scorer.load(model_path), Scorer.load(out)
+    assert converted.threshold == original.threshold
+    assert converted.calibration["recalibrated_for"] is None
+    assert "not recalibrated for int8" in converted.calibration["note"]

@@ -275,3 +275,37 @@ def test_experiments_combine_both_validation_sets_exactly():
     }
     combined = _combined_f1(row, 100, {"unseen": 10, "seen": 30})
     assert combined == pytest.approx(2 * 33 / (33 + 4 + 40))
+
+
+@needs_real_data
+def test_shipped_int8_model_is_its_fp32_original_converted_and_recalibrated(tmp_path):
+    models = Path(__file__).resolve().parents[1] / "firmware_models"
+    out = tmp_path / "int8.ebgan"
+    assert (
+        cli.main(
+            [
+                "convert",
+                str(models / "ids-ebgan-dos-fp32.ebgan"),
+                "--out",
+                str(out),
+                "--precision",
+                "int8",
+                "--validate-on",
+                str(REAL_DATA),
+            ]
+        )
+        == 0
+    )
+    shipped, converted = Scorer.load(models / "default.ebgan"), Scorer.load(out)
+    fp32 = Scorer.load(models / "ids-ebgan-dos-fp32.ebgan")
+    assert shipped.threshold == converted.threshold != fp32.threshold
+    calibration = converted.calibration
+    assert calibration["recalibrated_for"] == "int8"
+    assert calibration["fp32_threshold"] == pytest.approx(fp32.threshold)
+    # The same share of calibration rows is flagged as the fp32 model flags.
+    assert calibration["calibration_false_positive_rate"] == pytest.approx(
+        fp32.calibration["calibration_false_positive_rate"], abs=1.5 / 1345
+    )
+    report = converted.metadata["quantization"]
+    assert report["thresholds"]["int8"] == pytest.approx(converted.threshold)
+    assert abs(report["difference"]["f1_threshold"]) <= 0.003

@@ -1,10 +1,12 @@
-"""The example gateway agent (examples/gateway_agent.py), run as a process
-in pipe mode and in socket mode on 127.0.0.1."""
+"""The example gateway agent (examples/gateway_agent/, run as
+``python -m gateway_agent``), as a process in pipe mode and in socket mode on
+127.0.0.1, and its parts on their own."""
 
 from __future__ import annotations
 
-import importlib.util
+import importlib
 import json
+import os
 import queue
 import re
 import signal
@@ -21,21 +23,20 @@ import pytest
 from ebgan_edge import Scorer, encode, parse_records
 from helpers import generate_rows, model_file_bytes
 
-AGENT = Path(__file__).resolve().parents[1] / "examples" / "gateway_agent.py"
+EXAMPLES = Path(__file__).resolve().parents[1] / "examples"
 # Generous bound for anything the agent must do "promptly": the machine
 # running the tests may be loaded, and only gross delays are bugs.
 PROMPT_S = 2.0
 
 
 @pytest.fixture(scope="module")
-def agent_module():
-    """The agent imported from its file (examples/ is not a package)."""
-    spec = importlib.util.spec_from_file_location("gateway_agent", AGENT)
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[spec.name] = module  # dataclasses look their module up
-    spec.loader.exec_module(module)
-    yield module
-    del sys.modules[spec.name]
+def agent_package():
+    """Imports modules of the agent's package (examples/ is not on the path)."""
+    sys.path.insert(0, str(EXAMPLES))
+    yield lambda name: importlib.import_module(f"gateway_agent.{name}")
+    sys.path.remove(str(EXAMPLES))
+    for name in [m for m in sys.modules if m.split(".")[0] == "gateway_agent"]:
+        del sys.modules[name]
 
 
 @pytest.fixture(scope="module")
@@ -74,9 +75,11 @@ class Agent:
     """The agent as a child process; its output lines are read by threads."""
 
     def __init__(self, model: Path, *options: str):
-        command = [sys.executable, str(AGENT), "--model", str(model), *options]
+        command = [sys.executable, "-m", "gateway_agent", "--model", str(model)]
+        path = [str(EXAMPLES), os.environ.get("PYTHONPATH", "")]
         self.process = subprocess.Popen(
-            command,
+            [*command, *options],
+            env={**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, path))},
             stdin=subprocess.PIPE,
             stdout=subprocess.PIPE,
             stderr=subprocess.PIPE,
@@ -265,25 +268,117 @@ def test_socket_mode_refuses_a_non_loopback_address(start_agent):
     agent.wait_for("refusing to listen on 0.0.0.0: not a loopback address")
 
 
-def test_listen_addresses_are_checked_without_binding(agent_module):
-    assert agent_module.parse_listen("127.0.0.1:0", False) == ("127.0.0.1", 0)
-    assert agent_module.parse_listen("[::1]:9099", False) == ("::1", 9099)
-    assert agent_module.parse_listen("localhost:9099", False) == ("127.0.0.1", 9099)
-    assert agent_module.parse_listen("0.0.0.0:9099", True) == ("0.0.0.0", 9099)
+def test_listen_addresses_are_checked_without_binding(agent_package):
+    parse_listen = agent_package("sources").parse_listen
+    assert parse_listen("127.0.0.1:0", False) == ("127.0.0.1", 0)
+    assert parse_listen("[::1]:9099", False) == ("::1", 9099)
+    assert parse_listen("localhost:9099", False) == ("127.0.0.1", 9099)
+    assert parse_listen("0.0.0.0:9099", True) == ("0.0.0.0", 9099)
     for bad in ("0.0.0.0:9099", "192.0.2.7:1", "[::]:1"):
         with pytest.raises(ValueError, match="not a loopback address"):
-            agent_module.parse_listen(bad, False)
+            parse_listen(bad, False)
     for bad in ("gateway.example:1", "127.0.0.1", "127.0.0.1:http"):
         with pytest.raises(ValueError, match="--listen wants"):
-            agent_module.parse_listen(bad, False)
+            parse_listen(bad, False)
 
 
-def test_an_overlong_line_is_dropped_without_buffering_it(agent_module):
-    splitter = agent_module.LineSplitter("peer")
-    big = b"x" * (agent_module.MAX_LINE_BYTES + 10)
+def test_an_overlong_line_is_dropped_without_buffering_it(agent_package):
+    lines = agent_package("lines")
+    splitter = lines.LineSplitter("peer")
+    big = b"x" * (lines.MAX_LINE_BYTES + 10)
     chunks = [splitter.feed(piece, 0.0) for piece in (b"a\n" + big, big, b"\nb\n")]
     assert chunks[1] is None and splitter.lines == 3
     assert chunks[0].lines == [b"a"] and chunks[2].lines == [b"", b"b"]
-    assert chunks[2].notes == [
-        (2, f"line longer than {agent_module.MAX_LINE_BYTES} bytes")
-    ]
+    assert chunks[2].notes == [(2, f"line longer than {lines.MAX_LINE_BYTES} bytes")]
+
+
+def test_handoff_is_bounded_and_abort_wakes_a_blocked_stage(agent_package):
+    pipeline = agent_package("pipeline")
+    handoff = pipeline.Handoff(depth=1)
+    assert handoff.put("batch 1")
+    assert handoff.get(timeout=0) == "batch 1"
+    assert handoff.get(timeout=0) is pipeline.TIMED_OUT
+    assert handoff.put("batch 2")
+    blocked = threading.Thread(target=handoff.put, args=("batch 3",))
+    blocked.start()
+    blocked.join(0.1)
+    assert blocked.is_alive()  # full: the producer waits
+    handoff.abort()
+    blocked.join(PROMPT_S)
+    assert not blocked.is_alive() and handoff.get() is None
+
+
+class _Args:
+    batch, max_delay_ms, stats_interval = 8, 1.0, 0.0
+
+
+class _Sink(list):
+    """Collects the alert lines a Pipeline writes."""
+
+    write = list.append
+
+    def flush(self) -> None:
+        pass
+
+    def alerts(self) -> list[dict]:
+        return [json.loads(line) for line in b"".join(self).splitlines()]
+
+
+def make_pipeline(agent_package, scorer, rows):
+    """A Pipeline, not started, with ``rows`` queued in 8-record batches."""
+    lines = agent_package("lines")
+    line_queue = lines.LineQueue(1024)
+    text = [line.rstrip("\n").encode() for line in csv_lines(rows)]
+    line_queue.put(lines.Chunk("peer", 1, text, time.monotonic()))
+    line_queue.close()
+    pipeline = agent_package("pipeline")
+    return pipeline.Pipeline(line_queue, scorer, _Sink(), _Args(), threading.Event())
+
+
+class _WaitingScorer:
+    """A Scorer whose first score_records call holds its batch until the
+    next batch has been parsed and handed to the score stage."""
+
+    def __init__(self, scorer):
+        self._scorer = scorer
+        self.pipeline = self.overlapped = None
+
+    def __getattr__(self, name):
+        return getattr(self._scorer, name)
+
+    def score_records(self, records, **options):
+        if self.overlapped is None:
+            deadline = time.monotonic() + PROMPT_S
+            while not len(self.pipeline.parsed) and time.monotonic() < deadline:
+                time.sleep(0.005)
+            self.overlapped = len(self.pipeline.parsed) == 1
+        return self._scorer.score_records(records, **options)
+
+
+def test_the_next_batch_is_parsed_while_one_is_scored(agent_package, agent_model):
+    rows = generate_rows(40, seed=37)
+    scorer = _WaitingScorer(Scorer.load(agent_model))
+    run = scorer.pipeline = make_pipeline(agent_package, scorer, rows)
+    run.start()
+    run.join()
+    assert scorer.overlapped
+    alerts = run.alerts.out.alerts()
+    assert [a["seq"] for a in alerts] == expected_alert_lines(agent_model, rows)
+    assert run.exit_code == 0 and run.stats.totals["batches"] == 5
+
+
+def test_a_failing_stage_ends_the_pipeline_instead_of_hanging(
+    agent_package, agent_model
+):
+    scorer = Scorer.load(agent_model)
+
+    class Failing:
+        threshold, metadata = scorer.threshold, scorer.metadata
+
+        def score_records(self, records, **options):
+            raise RuntimeError("kernel exploded")
+
+    run = make_pipeline(agent_package, Failing(), generate_rows(40, seed=38))
+    run.start()
+    run.join()
+    assert run.exit_code == 1 and run.done.is_set()

@@ -2,7 +2,7 @@
 
 The figures are in detection terms, on a validation set: rank correlation of
 the scores, the ROC-AUC and F1 differences, and how many verdicts flip at
-the stored threshold. Export stores them in the model's metadata
+each model's stored threshold. Export stores them in the model's metadata
 (``quantization``), and ``ebgan-edge info`` shows them.
 """
 
@@ -14,7 +14,13 @@ from ebgan_edge.scorer import Scorer
 
 from .metrics import evaluate_scores
 
-__all__ = ["compare_precisions", "spearman", "validation_rows"]
+__all__ = [
+    "calibration_rows",
+    "compare_precisions",
+    "recalibrate",
+    "spearman",
+    "validation_rows",
+]
 
 
 def spearman(a: np.ndarray, b: np.ndarray) -> float:
@@ -27,6 +33,19 @@ def spearman(a: np.ndarray, b: np.ndarray) -> float:
     return float(np.corrcoef(*ranks)[0, 1])
 
 
+def _held_out(model, data_path):
+    """The records and the splits the model's training made of them."""
+    from ebgan_edge.features import read_records
+
+    from .splits import make_splits
+
+    options = model.metadata.get("options", {})
+    if "attack" not in options or "split_seed" not in options:
+        raise ValueError("the model's metadata does not record its training splits")
+    records = read_records(data_path)
+    return records, make_splits(records, options["attack"], int(options["split_seed"]))
+
+
 def validation_rows(model, data_path) -> tuple[np.ndarray, np.ndarray]:
     """Encoded validation rows of a trained model, and their attack flags.
 
@@ -35,20 +54,51 @@ def validation_rows(model, data_path) -> tuple[np.ndarray, np.ndarray]:
     types together, split as the model's metadata records (attack family,
     split seed).
     """
-    from ebgan_edge.features import encode, read_records
+    from ebgan_edge.features import encode
 
-    from .splits import make_splits
-
-    options = model.metadata.get("options", {})
-    if "attack" not in options or "split_seed" not in options:
-        raise ValueError("the model's metadata does not record its training splits")
-    records = read_records(data_path)
-    splits = make_splits(records, options["attack"], int(options["split_seed"]))
+    records, splits = _held_out(model, data_path)
     attacks = np.concatenate([splits.attack_seen, splits.attack_unseen])
     rows = np.concatenate([splits.normal_validation, attacks])
     is_attack = np.zeros(len(rows), dtype=bool)
     is_attack[len(splits.normal_validation) :] = True
     return encode(records.subset(rows), model.normalization), is_attack
+
+
+def calibration_rows(model, data_path) -> np.ndarray:
+    """Encoded rows the model's threshold was calibrated on: the held-out
+    normal training rows, disjoint from the validation rows."""
+    from ebgan_edge.features import encode
+
+    records, splits = _held_out(model, data_path)
+    return encode(records.subset(splits.normal_calibration), model.normalization)
+
+
+def recalibrate(
+    scorer: Scorer, x_calibration: np.ndarray, calibration: dict, fp32_threshold: float
+):
+    """The threshold a lower-precision model needs to flag the share of
+    calibration rows its fp32 original was calibrated to flag.
+
+    Returns the threshold (the same quantile of the model's own scores on the
+    same rows) and the calibration record to store with it.
+    """
+    if "quantile" not in calibration:
+        raise ValueError(
+            "the model's calibration record has no quantile, so its threshold "
+            "cannot be recalibrated"
+        )
+    scores = scorer.score(x_calibration)
+    threshold = float(np.float32(np.quantile(scores, float(calibration["quantile"]))))
+    record = dict(calibration)
+    record.update(
+        {
+            "rows": len(scores),
+            "calibration_false_positive_rate": float(np.mean(scores > threshold)),
+            "recalibrated_for": scorer.precision,
+            "fp32_threshold": float(fp32_threshold),
+        }
+    )
+    return threshold, record
 
 
 def compare_precisions(
@@ -59,7 +109,8 @@ def compare_precisions(
     Parameters
     ----------
     reference, candidate : Scorer
-        The fp32 model and its lower-precision version (same threshold).
+        The fp32 model and its lower-precision version, each with its own
+        threshold; verdicts are compared at each model's threshold.
     x : ndarray of shape (n, 121)
         Encoded validation rows.
     is_attack : ndarray of shape (n,), bool
@@ -72,10 +123,10 @@ def compare_precisions(
         with their differences (candidate minus reference).
     """
     a, b = reference.score(x), candidate.score(x)
-    threshold = np.float32(reference.threshold)
+    t_a, t_b = np.float32(reference.threshold), np.float32(candidate.threshold)
     metrics = {
-        name: evaluate_scores(scores, is_attack, threshold=float(threshold))
-        for name, scores in (("fp32", a), (candidate.precision, b))
+        name: evaluate_scores(scores, is_attack, threshold=float(t))
+        for name, scores, t in (("fp32", a, t_a), (candidate.precision, b, t_b))
     }
     reference_metrics, candidate_metrics = metrics["fp32"], metrics[candidate.precision]
 
@@ -94,7 +145,8 @@ def compare_precisions(
         "max_relative_score_change": float(
             np.max(np.abs(b - a) / np.maximum(a, 1e-12))
         ),
-        "verdict_flips": int(((a > threshold) != (b > threshold)).sum()),
+        "thresholds": {"fp32": float(t_a), candidate.precision: float(t_b)},
+        "verdict_flips": int(((a > t_a) != (b > t_b)).sum()),
         "fp32": ref,
         candidate.precision: cand,
         "difference": {key: cand[key] - ref[key] for key in ref},

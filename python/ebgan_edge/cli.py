@@ -232,24 +232,38 @@ def _convert_command(args) -> int:
         metadata = dict(model.metadata, precision=args.precision)
         if args.precision != model.precision and "model_id" in metadata:
             metadata["model_id"] = f"{metadata['model_id']}-{args.precision}"
+        threshold, calibration = model.threshold, dict(model.calibration)
         if args.validate_on and args.precision != model.precision:
             from .training.model_writer import model_bytes
-            from .training.precision_report import compare_precisions, validation_rows
-
-            x, is_attack = validation_rows(model, args.validate_on)
-            candidate = Scorer.load(
-                model_bytes(layers, model.normalization, model.threshold)
+            from .training.precision_report import (
+                calibration_rows,
+                compare_precisions,
+                recalibrate,
+                validation_rows,
             )
+
+            # The new precision's scores differ a little, so its threshold is
+            # calibrated again, on the same rows and at the same quantile.
+            converted = Scorer.load(model_bytes(layers, model.normalization, threshold))
+            threshold, calibration = recalibrate(
+                converted,
+                calibration_rows(model, args.validate_on),
+                model.calibration,
+                model.threshold,
+            )
+            x, is_attack = validation_rows(model, args.validate_on)
+            candidate = Scorer.load(model_bytes(layers, model.normalization, threshold))
             metadata["quantization"] = compare_precisions(
                 Scorer.load(source), candidate, x, is_attack
             )
+        elif args.precision != model.precision:
+            calibration["recalibrated_for"] = None
+            calibration["note"] = (
+                f"threshold of the {model.precision} original, not recalibrated for "
+                f"{args.precision} (convert with --validate-on to recalibrate)"
+            )
         write_model(
-            target,
-            layers,
-            model.normalization,
-            model.threshold,
-            model.calibration,
-            metadata,
+            target, layers, model.normalization, threshold, calibration, metadata
         )
     else:
         raise ValueError(f"cannot convert to {target!r}: use .ebgan, .onnx or .h")
