@@ -105,6 +105,12 @@ def test_a_damaged_model_is_a_clear_error(tmp_path, capsys):
     assert "not an ebgan-edge model file" in capsys.readouterr().err
 
 
+def info_widths():
+    from ebgan_edge.model_file import LAYER_WIDTHS
+
+    return list(LAYER_WIDTHS)
+
+
 def test_info_describes_the_model(model_path, capsys):
     assert main(["info", "--model", str(model_path)]) == 0
     info = json.loads(capsys.readouterr().out)
@@ -112,6 +118,9 @@ def test_info_describes_the_model(model_path, capsys):
     assert info["kernel"] in info["available_kernels"]
     assert info["provenance"]["model_id"] == "test-1"
     assert info["format_version"] == 1 and info["quantization"] is None
+    # fp32 weights padded to whole registers: a little over 4 bytes a weight.
+    weights = sum(a * b for a, b in zip(info_widths(), info_widths()[1:]))
+    assert 4 * weights < info["kernel_weight_bytes"] < 4.3 * weights
 
 
 def test_bad_records_can_be_skipped_and_are_reported(

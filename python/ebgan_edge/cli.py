@@ -146,7 +146,15 @@ def _info_command(args) -> int:
         "provenance": metadata,
         "kernel": scorer.kernel,
         "available_kernels": available_kernels(scorer.precision),
+        # What the kernel reads per row block: packed weights and biases.
+        "kernel_weight_bytes": scorer._engine.weight_bytes,
     }
+    if scorer.precision == "fp16":
+        info["fp16_weights"] = (
+            "kept as binary16, widened in registers"
+            if scorer._engine.native_fp16
+            else "widened to fp32 at load (this kernel has no fp16 path)"
+        )
     print(json.dumps(info, indent=2, sort_keys=True))
     return 0
 
