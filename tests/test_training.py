@@ -156,11 +156,27 @@ def test_checkpoint_export_scores_like_the_module(records, trained, tmp_path):
         assert key in metadata
 
 
-def test_export_refuses_other_precisions(trained, tmp_path):
-    _, checkpoint = trained
-    with pytest.raises(ValueError, match="fp32"):
-        export_checkpoint(checkpoint, tmp_path / "m.ebgan", precision="int8")
+def test_export_writes_lower_precisions(trained, records, tmp_path):
+    result, checkpoint = trained
+    with pytest.raises(ValueError, match="fp32, fp16, int8"):
+        export_checkpoint(checkpoint, tmp_path / "m.ebgan", precision="fp64")
     assert not (tmp_path / "m.ebgan").exists()
+
+    export_checkpoint(checkpoint, tmp_path / "fp32.ebgan")
+    fp32 = Scorer.load(tmp_path / "fp32.ebgan")
+    x = encode(records, result.normalization)
+    for precision in ("fp16", "int8"):
+        path = tmp_path / f"{precision}.ebgan"
+        metadata = export_checkpoint(checkpoint, path, precision=precision)
+        scorer = Scorer.load(path)
+        assert scorer.precision == metadata["precision"] == precision
+        assert metadata["model_id"] == f"{fp32.metadata['model_id']}-{precision}"
+        # Without the training file the fp32 threshold is kept, and said so.
+        assert scorer.threshold == fp32.threshold
+        assert scorer.calibration["recalibrated_for"] is None
+        # Detection barely moves: scores rank the rows as fp32 does.
+        ranks = [np.argsort(np.argsort(s.score(x))) for s in (scorer, fp32)]
+        assert np.corrcoef(*ranks)[0, 1] > 0.99
 
 
 def test_cli_train_export_evaluate_end_to_end(tmp_path, capsys):
@@ -196,10 +212,15 @@ def test_cli_train_export_evaluate_end_to_end(tmp_path, capsys):
 
     model = tmp_path / "model.ebgan"
     assert cli.main(["export", str(run), "--out", str(model)]) == 0
-    assert (
-        cli.main(["export", str(run), "--out", str(model), "--precision", "fp16"]) == 2
-    )
-    assert "fp32" in capsys.readouterr().err
+    int8 = tmp_path / "int8.ebgan"
+    export = ["export", str(run), "--out", str(int8), "--precision", "int8"]
+    assert cli.main([*export, "--validate-on", str(data)]) == 0
+    converted, original = Scorer.load(int8), Scorer.load(model)
+    assert converted.calibration["recalibrated_for"] == "int8"
+    assert converted.calibration["fp32_threshold"] == pytest.approx(original.threshold)
+    report = converted.metadata["quantization"]
+    assert report["thresholds"]["int8"] == pytest.approx(converted.threshold)
+    assert report["rows"] > 0 and -1 <= report["rank_correlation"] <= 1
 
     capsys.readouterr()
     assert (

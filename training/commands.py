@@ -91,7 +91,9 @@ def _train_command(args) -> int:
 def _export_command(args) -> int:
     from ebgan_edge.training.export import export_checkpoint
 
-    metadata = export_checkpoint(args.checkpoint, args.out, args.precision)
+    metadata = export_checkpoint(
+        args.checkpoint, args.out, args.precision, args.validate_on
+    )
     print(f"{args.out}: {metadata['model_id']} ({args.precision})")
     return 0
 
@@ -268,8 +270,15 @@ def register(commands) -> None:
     p.add_argument("--out", required=True, help="model file to write")
     p.add_argument(
         "--precision",
+        choices=("fp32", "fp16", "int8"),
         default="fp32",
-        help="weight precision; this version writes fp32 only "
-        "(fp16 and int8 are not implemented yet)",
+        help="weight precision (fp16 and int8 are converted from the trained "
+        "fp32 weights, as `ebgan-edge convert` does)",
+    )
+    p.add_argument(
+        "--validate-on",
+        metavar="DATA",
+        help="the training file: recalibrates the threshold of an fp16 or int8 "
+        "model and stores its comparison with fp32",
     )
     p.set_defaults(run=_export_command)

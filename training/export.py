@@ -11,12 +11,7 @@ import numpy as np
 
 from ebgan_edge.features import Normalization
 
-__all__ = ["EXPORT_PRECISIONS", "code_version", "export_checkpoint", "model_id"]
-
-#: Precisions ``export`` writes. fp16 and int8 need a calibrated conversion
-#: of the weights that this version does not have yet; the model format and
-#: the scorers already read them.
-EXPORT_PRECISIONS = ("fp32",)
+__all__ = ["code_version", "export_checkpoint", "model_id"]
 
 
 def code_version() -> dict:
@@ -62,6 +57,7 @@ def export_checkpoint(
     checkpoint: str | os.PathLike,
     out: str | os.PathLike,
     precision: str = "fp32",
+    validate_on: str | os.PathLike | None = None,
 ) -> dict:
     """Write the model file of a checkpoint.
 
@@ -72,21 +68,27 @@ def export_checkpoint(
         directory holding it.
     out : path
         Model file to write (atomically replaced).
-    precision : {"fp32"}
-        Only fp32 is written by this version.
+    precision : {"fp32", "fp16", "int8"}
+        Weight precision; fp16 and int8 are converted from the trained fp32
+        weights as ``ebgan-edge convert`` converts them
+        (:func:`ebgan_edge.training.quantize.convert_model`).
+    validate_on : path, optional
+        The training file: for fp16 and int8, recalibrates the threshold and
+        stores the comparison with fp32 (see ``convert_model``).
 
     Returns
     -------
     dict
         The metadata stored in the model file.
     """
-    if precision not in EXPORT_PRECISIONS:
+    from ebgan_edge.model_file import read_model
+    from ebgan_edge.training.model_writer import model_bytes, write_model
+    from ebgan_edge.training.quantize import PRECISIONS, convert_model
+
+    if precision not in PRECISIONS:
         raise ValueError(
-            f"precision {precision!r} is not supported by this version's export; "
-            f"supported: {', '.join(EXPORT_PRECISIONS)} (fp16 and int8 export are "
-            "not implemented yet)"
+            f"precision must be one of {', '.join(PRECISIONS)}, got {precision!r}"
         )
-    from ebgan_edge.training.model_writer import write_model
     from ebgan_edge.training.trainer import load_checkpoint
 
     checkpoint = Path(checkpoint)
@@ -109,19 +111,20 @@ def export_checkpoint(
         "best_epoch": run["best_epoch"],
         "splits": run["splits"],
         "validation": _summary(run["validation"]),
-        "precision": precision,
+        "precision": "fp32",
         **run["provenance"],
         "export_code_version": code_version(),
     }
-    write_model(
-        out,
+    fp32 = model_bytes(
         layers,
         normalization,
         run["threshold"],
         calibration=run["calibration"],
         metadata=metadata,
     )
-    return metadata
+    fields = convert_model(read_model(fp32), precision, validate_on)
+    write_model(out, **fields)
+    return fields["metadata"]
 
 
 def _summary(validation: dict) -> dict:

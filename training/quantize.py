@@ -13,7 +13,7 @@ from collections.abc import Sequence
 
 import numpy as np
 
-__all__ = ["PRECISIONS", "quantize_layers"]
+__all__ = ["PRECISIONS", "convert_model", "quantize_layers"]
 
 PRECISIONS = ("fp32", "fp16", "int8")
 
@@ -60,3 +60,77 @@ def quantize_layers(layers: Sequence[dict], precision: str) -> list[dict]:
         else:
             out.append(_int8_layer(weight, bias))
     return out
+
+
+def convert_model(model, precision: str, validate_on=None) -> dict:
+    """A model file's contents at another precision, as ``write_model`` takes
+    them (``layers``, ``normalization``, ``threshold``, ``calibration``,
+    ``metadata``).
+
+    Parameters
+    ----------
+    model : ModelFile
+        An fp32 model (or one already at ``precision``, returned unchanged).
+    precision : {"fp32", "fp16", "int8"}
+    validate_on : path, optional
+        The model's training file. With it the threshold is recalibrated (the
+        same quantile of the converted model's scores on the same held-out
+        normal rows) and a comparison with the fp32 model on the validation
+        rows is stored in the metadata (``quantization``). Without it the fp32
+        threshold is kept and the calibration record says so.
+    """
+    fields = {
+        "layers": model.layers,
+        "normalization": model.normalization,
+        "threshold": model.threshold,
+        "calibration": dict(model.calibration),
+        "metadata": dict(model.metadata),
+    }
+    if model.precision == precision:
+        return fields
+    if model.precision != "fp32":
+        raise ValueError(
+            f"the model is {model.precision}; precision is converted from fp32 only"
+        )
+    weights = zip(model.dequantized_weights(), model.layers)
+    layers = [{"weight": w, "bias": layer["bias"]} for w, layer in weights]
+    fields["layers"] = layers = quantize_layers(layers, precision)
+    metadata = fields["metadata"]
+    metadata["precision"] = precision
+    if "model_id" in metadata:
+        metadata["model_id"] = f"{metadata['model_id']}-{precision}"
+    if validate_on is None:
+        fields["calibration"].update(
+            recalibrated_for=None,
+            note=f"threshold of the fp32 original, not recalibrated for {precision} "
+            "(convert with --validate-on to recalibrate)",
+        )
+        return fields
+
+    from ebgan_edge.scorer import Scorer
+
+    from .model_writer import model_bytes
+    from .precision_report import (
+        calibration_rows,
+        compare_precisions,
+        recalibrate,
+        validation_rows,
+    )
+
+    # The converted model's scores differ a little, so its threshold is
+    # calibrated again, on the same rows and at the same quantile.
+    converted = Scorer.load(model_bytes(layers, model.normalization, model.threshold))
+    threshold, calibration = recalibrate(
+        converted,
+        calibration_rows(model, validate_on),
+        model.calibration,
+        model.threshold,
+    )
+    x, is_attack = validation_rows(model, validate_on)
+    candidate = Scorer.load(model_bytes(layers, model.normalization, threshold))
+    original = Scorer.load(
+        model_bytes(model.layers, model.normalization, model.threshold)
+    )
+    metadata["quantization"] = compare_precisions(original, candidate, x, is_attack)
+    fields["threshold"], fields["calibration"] = threshold, calibration
+    return fields

@@ -207,10 +207,12 @@ def _convert_command(args) -> int:
 
         like = read_model(args.like) if args.like else None
         fields = import_onnx(source, like=like)
-        if args.precision != "fp32":
-            from .training.quantize import quantize_layers
+        if args.precision != "fp32" or args.validate_on:
+            from .training.model_writer import model_bytes
+            from .training.quantize import convert_model
 
-            fields["layers"] = quantize_layers(fields["layers"], args.precision)
+            imported = read_model(model_bytes(**fields))
+            fields = convert_model(imported, args.precision, args.validate_on)
         write_model(target, **fields)
         return 0
 
@@ -225,54 +227,9 @@ def _convert_command(args) -> int:
         name = args.name or re.sub(r"\W", "_", os.path.basename(target)[:-2])
         write_c_header(model, target, name)
     elif suffix == ".ebgan":
-        from .training.quantize import quantize_layers
+        from .training.quantize import convert_model
 
-        if model.precision == args.precision:
-            layers = model.layers
-        elif model.precision == "fp32":
-            weights = zip(model.dequantized_weights(), model.layers)
-            layers = [{"weight": w, "bias": layer["bias"]} for w, layer in weights]
-            layers = quantize_layers(layers, args.precision)
-        else:
-            raise ValueError(
-                f"{source} is {model.precision}; precision is converted from fp32 only"
-            )
-        metadata = dict(model.metadata, precision=args.precision)
-        if args.precision != model.precision and "model_id" in metadata:
-            metadata["model_id"] = f"{metadata['model_id']}-{args.precision}"
-        threshold, calibration = model.threshold, dict(model.calibration)
-        if args.validate_on and args.precision != model.precision:
-            from .training.model_writer import model_bytes
-            from .training.precision_report import (
-                calibration_rows,
-                compare_precisions,
-                recalibrate,
-                validation_rows,
-            )
-
-            # The new precision's scores differ a little, so its threshold is
-            # calibrated again, on the same rows and at the same quantile.
-            converted = Scorer.load(model_bytes(layers, model.normalization, threshold))
-            threshold, calibration = recalibrate(
-                converted,
-                calibration_rows(model, args.validate_on),
-                model.calibration,
-                model.threshold,
-            )
-            x, is_attack = validation_rows(model, args.validate_on)
-            candidate = Scorer.load(model_bytes(layers, model.normalization, threshold))
-            metadata["quantization"] = compare_precisions(
-                Scorer.load(source), candidate, x, is_attack
-            )
-        elif args.precision != model.precision:
-            calibration["recalibrated_for"] = None
-            calibration["note"] = (
-                f"threshold of the {model.precision} original, not recalibrated for "
-                f"{args.precision} (convert with --validate-on to recalibrate)"
-            )
-        write_model(
-            target, layers, model.normalization, threshold, calibration, metadata
-        )
+        write_model(target, **convert_model(model, args.precision, args.validate_on))
     else:
         raise ValueError(f"cannot convert to {target!r}: use .ebgan, .onnx or .h")
     return 0
