@@ -29,7 +29,8 @@ typedef enum ebgan_status {
 typedef struct ebgan_model ebgan_model;
 
 /* Loads a model file. `kernel` is NULL or "auto" for the best kernel this
- * CPU runs, or one of "scalar", "avx2_fma", "avx512", "neon"; when NULL the
+ * CPU runs for the model's precision, or one of "scalar", "avx2_fma",
+ * "avx512", "avx512_vnni", "neon", "neon_dotprod"; when NULL the
  * EBGAN_EDGE_KERNEL environment variable may name one. */
 int ebgan_load_file(const char* path, const char* kernel, ebgan_model** out, char* error,
                     size_t error_size);
@@ -87,14 +88,16 @@ typedef struct ebgan_record_stats {
  * encoding them with the model's normalisation. Writes at most `capacity`
  * scores; a text with more records is refused with EBGAN_INVALID_ARGUMENT
  * before anything is scored. A malformed record is refused with its line
- * and field named in `error`, and its line in stats->error_line. */
+ * and field named in `error`, and its line in stats->error_line. The
+ * one-hot blocks are never built: each category is a column lookup in the
+ * first layer, with the same scores as encoding densely. */
 int ebgan_score_csv(const ebgan_model* model, const char* text, size_t length, float* scores,
                     size_t capacity, ebgan_record_stats* stats, char* error, size_t error_size);
 
 /* The decision threshold stored in the model: a score above it is an attack. */
 float ebgan_threshold(const ebgan_model* model);
 
-/* The kernel this model scores with: "scalar", "avx2_fma", "avx512" or "neon". */
+/* The kernel this model scores with, as ebgan_load_file names them. */
 const char* ebgan_kernel(const ebgan_model* model);
 
 /* Frees a model; NULL is allowed. */
