@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from ebgan_edge import features
+from ebgan_edge import Scorer, features
 from ebgan_edge.features import (
     FEATURE_NAMES,
     Normalization,
@@ -13,9 +13,10 @@ from ebgan_edge.features import (
     encode,
     label_family,
     parse_records,
+    parse_text,
     read_records,
 )
-from helpers import generate_rows
+from helpers import generate_rows, model_file_bytes
 
 
 def test_feature_order_is_numeric_then_one_hot_blocks():
@@ -217,3 +218,42 @@ def test_a_ten_megabyte_field_gives_a_short_message():
     with pytest.raises(RecordError, match=r"'9{40}\.\.\.' is not a number") as info:
         features.parse_text(text)
     assert len(str(info.value)) < 200
+
+
+def test_bad_records_can_be_skipped_and_are_named():
+    good = generate_rows(6, seed=3)
+    text_rows = [",".join(row) for row in good]
+    bad_number = good[1][:]
+    bad_number[4] = "12x"
+    bad_label = good[2][:]
+    bad_label[41] = "not_an_attack"
+    lines = [
+        text_rows[0],
+        ",".join(bad_number),  # line 2: src_bytes
+        text_rows[3],
+        "",  # blank: skipped, but counted as a line
+        ",".join(bad_label),  # line 5: label
+        ",".join(good[4][:41]),  # line 6: 41 fields where the others have 43
+        text_rows[5],
+    ]
+    text = "\n".join(lines)
+    with pytest.raises(RecordError, match="line 2, field 'src_bytes'"):
+        parse_text(text)
+    records = parse_text(text, "capture.csv", on_error="skip")
+    assert records.lines.tolist() == [1, 3, 7]
+    expected = parse_text("\n".join([text_rows[0], text_rows[3], text_rows[5]]))
+    np.testing.assert_array_equal(records.numeric, expected.numeric)
+    assert records.labels.tolist() == expected.labels.tolist()
+    assert [(e.line, e.field) for e in records.skipped] == [
+        (2, "src_bytes"),
+        (5, "label"),
+        (6, None),
+    ]
+    assert all(str(e).startswith("capture.csv, line") for e in records.skipped)
+    with pytest.raises(ValueError, match="on_error"):
+        parse_text(text, on_error="ignore")
+
+    scorer = Scorer.load(model_file_bytes(seed=2))
+    scores, report = scorer.score_records(text, report=True, on_error="skip")
+    np.testing.assert_array_equal(scores, scorer.score_records(expected))
+    assert [e.line for e in report.skipped] == [2, 5, 6]

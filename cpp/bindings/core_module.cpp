@@ -186,16 +186,18 @@ py::object IssueTuple(const ebgan::RecordIssue& issue) {
 }
 
 // Parses CSV records; returns (fields dict, issue) where issue is None or
-// (line, field index, problem) for the first bad record.
-py::tuple ParseRecordsText(const py::object& text, uint64_t first_line) {
+// (line, field index, problem) for the first bad record. With `skip`, bad
+// records are left out and listed as such tuples in the dict's "skipped".
+py::tuple ParseRecordsText(const py::object& text, uint64_t first_line, bool skip) {
   std::string storage;
   const std::string_view view = TextOf(text, &storage);
   ebgan::ParsedRecords parsed;
   ebgan::RecordIssue issue;
+  std::vector<ebgan::RecordIssue> skipped;
   ebgan::Status s;
   {
     py::gil_scoped_release release;
-    s = ebgan::ParseRecords(view, first_line, &parsed, &issue);
+    s = ebgan::ParseRecords(view, first_line, &parsed, &issue, skip ? &skipped : nullptr);
   }
   const auto n = py::ssize_t(parsed.rows);
   py::array_t<double> numeric({n, py::ssize_t(ebgan::kNumericFeatureCount)});
@@ -218,6 +220,9 @@ py::tuple ParseRecordsText(const py::object& text, uint64_t first_line) {
   d["difficulty"] =
       parsed.fields == 43 ? py::object(Vector<int32_t>(parsed.difficulty)) : py::none();
   d["lines"] = Vector<uint64_t>(parsed.lines);
+  py::list skipped_list;
+  for (const ebgan::RecordIssue& i : skipped) skipped_list.append(IssueTuple(i));
+  d["skipped"] = skipped_list;
   return py::make_tuple(d, s.ok() ? py::none() : IssueTuple(issue));
 }
 
@@ -408,7 +413,7 @@ PYBIND11_MODULE(_core, m) {
   m.def("as_batch", &AsBatch, py::arg("batch"),
         "Validates a batch and returns it as a C-contiguous (n, 121) float32 array.");
   m.def("parse_records", &ParseRecordsText, py::arg("text"), py::arg("first_line") = 1,
-        "Parses CSV records; returns (fields, issue).");
+        py::arg("skip") = false, "Parses CSV records; returns (fields, issue).");
   m.def("encode", &EncodeParsed, py::arg("numeric"), py::arg("category"), py::arg("minimum"),
         py::arg("maximum"), "Encodes parsed records into (n, 121) float32 features.");
   m.def(

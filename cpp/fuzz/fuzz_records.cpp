@@ -114,5 +114,17 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   }
   CheckParsed(parsed, line_count);
   CheckEncoded(parsed);
+
+  // Skipping bad records: every record is either parsed or listed, in line
+  // order, and the parsed ones start with those parsed before a refusal.
+  ebgan::ParsedRecords kept;
+  std::vector<ebgan::RecordIssue> skipped;
+  FUZZ_CHECK(ebgan::ParseRecords(text, 1, &kept, &refusal, &skipped).ok());
+  CheckParsed(kept, line_count);
+  FUZZ_CHECK(kept.rows >= parsed.rows);
+  for (size_t r = 0; r < parsed.rows; ++r) FUZZ_CHECK(kept.lines[r] == parsed.lines[r]);
+  FUZZ_CHECK(skipped.empty() == s.ok());
+  if (!s.ok()) FUZZ_CHECK(skipped.front().line == refusal.line);
+  for (size_t i = 1; i < skipped.size(); ++i) FUZZ_CHECK(skipped[i - 1].line < skipped[i].line);
   return 0;
 }

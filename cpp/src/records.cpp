@@ -84,16 +84,82 @@ int CategoryIndex(int categorical, std::string_view value) {
   return -1;
 }
 
-Status ParseRecords(std::string_view text, uint64_t first_line, ParsedRecords* out,
-                    RecordIssue* issue) {
-  auto fail = [&](uint64_t line, int field, std::string problem) {
-    issue->line = line;
-    issue->field = field;
-    issue->problem = std::move(problem);
-    return Status(StatusCode::kInvalidArgument, issue->problem);
+namespace {
+
+constexpr int kMaxFields = 43;
+
+// Parses one non-blank line into record `out->rows`, or fills `issue` and
+// returns false, leaving `out` as it was.
+bool ParseRecord(std::string_view record, uint64_t line, ParsedRecords* out, RecordIssue* issue) {
+  auto fail = [&](int field, std::string problem) {
+    *issue = RecordIssue{line, field, std::move(problem)};
+    return false;
   };
 
-  std::string_view fields[44];
+  std::string_view fields[kMaxFields + 1];
+  int count = 0;
+  size_t start = 0;
+  while (true) {
+    const size_t comma = record.find(',', start);
+    if (count <= kMaxFields) fields[count] = record.substr(start, comma - start);
+    ++count;
+    if (comma == std::string_view::npos) break;
+    start = comma + 1;
+  }
+  if (count < 41 || count > kMaxFields)
+    return fail(-1, "has " + std::to_string(count) + " fields, expected 41, 42 or 43");
+  if (out->fields != 0 && count != out->fields) {
+    return fail(-1, "has " + std::to_string(count) + " fields, earlier rows had " +
+                        std::to_string(out->fields));
+  }
+
+  // Everything is checked before anything is stored, so a refused record
+  // leaves `out` holding whole records only.
+  double numeric[kNumericFeatureCount];
+  std::string problem;
+  for (int f = 0; f < kRawFieldCount; ++f) {
+    if (f == kProtocolTypeField || f == kServiceField || f == kFlagField) continue;
+    double value;
+    if (!ParseNumber(fields[f], &value, &problem)) return fail(f, problem);
+    if (kNumericSlot[f] >= 0) numeric[kNumericSlot[f]] = value;
+  }
+  std::string_view categories[kCategoricalCount];
+  for (int c = 0; c < kCategoricalCount; ++c) {
+    const std::string_view value = Trim(fields[kCategoricalFields[c]]);
+    if (value.empty()) return fail(kCategoricalFields[c], "is empty");
+    if (!PrintableAscii(value))
+      return fail(kCategoricalFields[c], Quoted(value) + " has bytes that are not printable ASCII");
+    categories[c] = value;
+  }
+  const std::string_view label = count >= 42 ? Trim(fields[41]) : std::string_view();
+  if (!PrintableAscii(label))
+    return fail(41, Quoted(label) + " has bytes that are not printable ASCII");
+  int32_t level = 0;
+  if (count == 43) {
+    const std::string_view d = Trim(fields[42]);
+    auto [ptr, ec] = std::from_chars(d.data(), d.data() + d.size(), level);
+    if (d.empty() || ec != std::errc() || ptr != d.data() + d.size())
+      return fail(42, Quoted(fields[42]) + " is not an integer");
+  }
+
+  if (out->fields == 0) out->fields = count;
+  out->numeric.insert(out->numeric.end(), numeric, numeric + kNumericFeatureCount);
+  for (int c = 0; c < kCategoricalCount; ++c) {
+    const int index = CategoryIndex(c, categories[c]);
+    out->category.push_back(int16_t(index));
+    out->unknown_values.emplace_back(index < 0 ? categories[c] : std::string_view());
+  }
+  if (count >= 42) out->labels.emplace_back(label);
+  if (count == 43) out->difficulty.push_back(level);
+  out->lines.push_back(line);
+  ++out->rows;
+  return true;
+}
+
+}  // namespace
+
+Status ParseRecords(std::string_view text, uint64_t first_line, ParsedRecords* out,
+                    RecordIssue* issue, std::vector<RecordIssue>* skipped) {
   uint64_t line = first_line;
   size_t pos = 0;
   while (pos < text.size()) {
@@ -103,64 +169,13 @@ Status ParseRecords(std::string_view text, uint64_t first_line, ParsedRecords* o
     pos = eol + 1;
     const uint64_t this_line = line++;
     if (Trim(record).empty()) continue;
-
-    int count = 0;
-    size_t start = 0;
-    while (true) {
-      const size_t comma = record.find(',', start);
-      if (count < 44) fields[count] = record.substr(start, comma - start);
-      ++count;
-      if (comma == std::string_view::npos) break;
-      start = comma + 1;
+    RecordIssue refused;
+    if (ParseRecord(record, this_line, out, &refused)) continue;
+    if (!skipped) {
+      *issue = refused;
+      return Status(StatusCode::kInvalidArgument, issue->problem);
     }
-    if (count < 41 || count > 43) {
-      return fail(this_line, -1, "has " + std::to_string(count) + " fields, expected 41, 42 or 43");
-    }
-    if (out->fields == 0) {
-      out->fields = count;
-    } else if (count != out->fields) {
-      return fail(this_line, -1,
-                  "has " + std::to_string(count) + " fields, earlier rows had " +
-                      std::to_string(out->fields));
-    }
-
-    const size_t row = out->rows;
-    out->numeric.resize((row + 1) * kNumericFeatureCount);
-    out->category.resize((row + 1) * kCategoricalCount);
-    out->unknown_values.resize((row + 1) * kCategoricalCount);
-    std::string problem;
-    for (int f = 0; f < kRawFieldCount; ++f) {
-      if (f == kProtocolTypeField || f == kServiceField || f == kFlagField) continue;
-      double value;
-      if (!ParseNumber(fields[f], &value, &problem)) return fail(this_line, f, problem);
-      if (kNumericSlot[f] >= 0) out->numeric[row * kNumericFeatureCount + kNumericSlot[f]] = value;
-    }
-    for (int c = 0; c < kCategoricalCount; ++c) {
-      const std::string_view value = Trim(fields[kCategoricalFields[c]]);
-      if (value.empty()) return fail(this_line, kCategoricalFields[c], "is empty");
-      if (!PrintableAscii(value))
-        return fail(this_line, kCategoricalFields[c],
-                    Quoted(value) + " has bytes that are not printable ASCII");
-      const int index = CategoryIndex(c, value);
-      out->category[row * kCategoricalCount + c] = int16_t(index);
-      if (index < 0) out->unknown_values[row * kCategoricalCount + c] = std::string(value);
-    }
-    // Label and difficulty are both checked before either is stored, so a
-    // failure leaves `out` holding whole records only.
-    const std::string_view label = count >= 42 ? Trim(fields[41]) : std::string_view();
-    if (!PrintableAscii(label))
-      return fail(this_line, 41, Quoted(label) + " has bytes that are not printable ASCII");
-    int32_t level = 0;
-    if (count == 43) {
-      const std::string_view d = Trim(fields[42]);
-      auto [ptr, ec] = std::from_chars(d.data(), d.data() + d.size(), level);
-      if (d.empty() || ec != std::errc() || ptr != d.data() + d.size())
-        return fail(this_line, 42, Quoted(fields[42]) + " is not an integer");
-    }
-    if (count >= 42) out->labels.emplace_back(label);
-    if (count == 43) out->difficulty.push_back(level);
-    out->lines.push_back(this_line);
-    out->rows = row + 1;
+    skipped->push_back(std::move(refused));
   }
   return Status::Ok();
 }

@@ -23,14 +23,14 @@ from .features import (
 from .model_file import ModelFile
 
 
-def _as_records(rows) -> Records:
+def _as_records(rows, on_error: str = "raise") -> Records:
     if isinstance(rows, Records):
         return rows
     if isinstance(rows, (str, bytes)):
-        return parse_text(rows)
+        return parse_text(rows, on_error=on_error)
     if isinstance(rows, Path):
-        return read_records(rows)
-    return parse_records(rows)
+        return read_records(rows, on_error=on_error)
+    return parse_records(rows, on_error=on_error)
 
 
 class BaseScorer:
@@ -167,7 +167,7 @@ class BaseScorer:
         """
         return self.score(batch) > np.float32(self.threshold)
 
-    def score_records(self, rows, *, report: bool = False):
+    def score_records(self, rows, *, report: bool = False, on_error: str = "raise"):
         """Anomaly scores of raw NSL-KDD records.
 
         Equal to ``score(encode(rows, self.normalization))``. The compiled
@@ -185,7 +185,12 @@ class BaseScorer:
         report : bool, default False
             Also return an :class:`~ebgan_edge.features.EncodingReport` of the
             values clipped to the training range and the unknown categories
-            (encoded as all-zero blocks).
+            (encoded as all-zero blocks), and of the records skipped.
+        on_error : {"raise", "skip"}
+            For rows still to be parsed: raise on a malformed record, or leave
+            it out (one score fewer) and list it in the report's ``skipped``.
+            To know which line each score belongs to when skipping, parse
+            first (:func:`~ebgan_edge.parse_text`) and read ``Records.lines``.
 
         Returns
         -------
@@ -196,9 +201,10 @@ class BaseScorer:
         Raises
         ------
         RecordError
-            For a malformed record, naming its line and field.
+            For a malformed record, naming its line and field (unless
+            ``on_error="skip"``).
         """
-        records = _as_records(rows)
+        records = _as_records(rows, on_error)
         scores, clipped, unknown = self._score_records(records)
         if report:
             return scores, encoding_report(records, clipped, unknown)

@@ -37,26 +37,13 @@ def _blocks(stream, rows: int):
 
 
 def _parse_block(first: int, lines: list, source: str, skip: bool):
-    """Records of a block, and how many bad records were skipped.
-
-    Without ``skip`` a bad record raises RecordError; with it, the record is
-    reported on stderr and the block is parsed around it.
-    """
-    parts, skipped = [], 0
-    while lines:
-        try:
-            parts.append(parse_text(b"".join(lines), source, first))
-            break
-        except RecordError as e:
-            if not skip:
-                raise
-            print(f"ebgan-edge score: skipped {e}", file=sys.stderr)
-            skipped += 1
-            good = e.line - first
-            if good:
-                parts.append(parse_text(b"".join(lines[:good]), source, first))
-            lines, first = lines[good + 1 :], e.line + 1
-    return parts, skipped
+    """Records of a block. Without ``skip`` a bad record raises RecordError;
+    with it, the record is left out and reported on stderr."""
+    on_error = "skip" if skip else "raise"
+    records = parse_text(b"".join(lines), source, first, on_error=on_error)
+    for error in records.skipped:
+        print(f"ebgan-edge score: skipped {error}", file=sys.stderr)
+    return records
 
 
 class _Progress:
@@ -90,17 +77,14 @@ def _score_command(args) -> int:
     out = sys.stdout
     try:
         for first, lines in _blocks(stream, _BATCH_ROWS):
-            parts, skipped = _parse_block(first, lines, source, args.on_error == "skip")
-            totals["skipped"] += skipped
-            for records in parts:
-                scores, report = scorer.score_records(records, report=True)
-                totals["clipped"].update(report.clipped)
-                for field, values in report.unknown.items():
-                    totals["unknown"][field] += sum(values.values())
-                totals["records"] += len(scores)
-                _write_scores(
-                    out, records.lines, scores, threshold, model_id, args.format
-                )
+            records = _parse_block(first, lines, source, args.on_error == "skip")
+            scores, report = scorer.score_records(records, report=True)
+            totals["skipped"] += len(report.skipped)
+            totals["clipped"].update(report.clipped)
+            for field, values in report.unknown.items():
+                totals["unknown"][field] += sum(values.values())
+            totals["records"] += len(scores)
+            _write_scores(out, records.lines, scores, threshold, model_id, args.format)
             progress.advance(lines, totals["records"])
     finally:
         progress.close()

@@ -34,7 +34,7 @@ from __future__ import annotations
 import os
 from collections import Counter
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import numpy as np
 
@@ -156,6 +156,9 @@ class Records:
         Where the records came from, for messages.
     lines : ndarray of shape (n,), int, or None
         Line of each record in its source text or file, when parsed from one.
+    skipped : tuple of RecordError
+        Bad records left out of the source when it was parsed with
+        ``on_error="skip"``, each naming its line and field.
     """
 
     numeric: np.ndarray
@@ -167,6 +170,7 @@ class Records:
     difficulty: np.ndarray | None = None
     source: str = "<records>"
     lines: np.ndarray | None = None
+    skipped: tuple = field(default=(), compare=False)
 
     def __len__(self) -> int:
         return len(self.numeric)
@@ -194,11 +198,24 @@ class Records:
             difficulty=pick(self.difficulty),
             source=self.source,
             lines=pick(self.lines),
+            skipped=self.skipped,
         )
 
 
+_ON_ERROR = ("raise", "skip")
+
+
+def _check_on_error(on_error: str) -> None:
+    if on_error not in _ON_ERROR:
+        raise ValueError(f"on_error must be 'raise' or 'skip', got {on_error!r}")
+
+
 def parse_text(
-    text: str | bytes, source: str = "<text>", first_line: int = 1
+    text: str | bytes,
+    source: str = "<text>",
+    first_line: int = 1,
+    *,
+    on_error: str = "raise",
 ) -> Records:
     """Parse records from CSV text, one record per line.
 
@@ -210,17 +227,26 @@ def parse_text(
         Name used in error messages.
     first_line : int, default 1
         Line number of the text's first line, for text cut from a stream.
+    on_error : {"raise", "skip"}
+        On a malformed record (or an unknown label): raise
+        :class:`RecordError`, or leave the record out and list the error in
+        :attr:`Records.skipped`.
 
     Returns
     -------
     Records
         With :attr:`Records.lines` set to each record's line number.
     """
-    parsed, issue = _core.parse_records(text, first_line)
-    if issue is not None:
-        line, column, problem = issue
+    _check_on_error(on_error)
+    parsed, issue = _core.parse_records(text, first_line, on_error == "skip")
+
+    def error(line, column, problem) -> RecordError:
         name = None if column < 0 else _FIELD_NAMES[column]
-        raise RecordError(source, line, name, problem)
+        return RecordError(source, line, name, problem)
+
+    if issue is not None:
+        raise error(*issue)
+    skipped = [error(*i) for i in parsed["skipped"]]
     n = len(parsed["lines"])
     category = parsed["category"]
     strings = []
@@ -231,14 +257,19 @@ def parse_text(
         strings[c][row] = value
 
     labels = parsed["labels"]
+    keep = None
     if labels is not None:
         labels = np.array(labels, dtype=object)
         for i, label in enumerate(labels):
             if label not in ATTACK_FAMILIES:
-                line = int(parsed["lines"][i])
-                raise RecordError(source, line, "label", f"unknown label {label!r}")
+                bad = error(int(parsed["lines"][i]), 41, f"unknown label {label!r}")
+                if on_error == "raise":
+                    raise bad
+                skipped.append(bad)
+                keep = np.ones(n, bool) if keep is None else keep
+                keep[i] = False
     difficulty = parsed["difficulty"]
-    return Records(
+    records = Records(
         numeric=parsed["numeric"].reshape(n, len(NUMERIC_FEATURES)),
         protocol_type=strings[0],
         service=strings[1],
@@ -249,13 +280,19 @@ def parse_text(
         source=source,
         lines=parsed["lines"].astype(np.int64),
     )
+    if keep is not None:
+        records = records.subset(keep)
+    skipped.sort(key=lambda e: e.line)
+    return replace(records, skipped=tuple(skipped))
 
 
 def _row_text(row: Sequence) -> str:
     return ",".join(str(value) for value in row)
 
 
-def parse_records(rows: Iterable[Sequence], source: str = "<rows>") -> Records:
+def parse_records(
+    rows: Iterable[Sequence], source: str = "<rows>", *, on_error: str = "raise"
+) -> Records:
     """Parse raw NSL-KDD rows.
 
     Parameters
@@ -266,6 +303,8 @@ def parse_records(rows: Iterable[Sequence], source: str = "<rows>") -> Records:
         have the same number of fields.
     source : str
         Name used in error messages.
+    on_error : {"raise", "skip"}
+        As for :func:`parse_text`.
 
     Returns
     -------
@@ -274,7 +313,8 @@ def parse_records(rows: Iterable[Sequence], source: str = "<rows>") -> Records:
     Raises
     ------
     RecordError
-        For a malformed row, naming its line (row) number and field.
+        For a malformed row, naming its line (row) number and field, unless
+        ``on_error="skip"``.
 
     Notes
     -----
@@ -283,18 +323,21 @@ def parse_records(rows: Iterable[Sequence], source: str = "<rows>") -> Records:
     matters, surrounding spaces do not). The compiled core does the parsing,
     the same code that parses files and CSV text.
     """
-    return parse_text("\n".join(_row_text(row) for row in rows), source)
+    text = "\n".join(_row_text(row) for row in rows)
+    return parse_text(text, source, on_error=on_error)
 
 
-def read_records(path: str | os.PathLike) -> Records:
+def read_records(path: str | os.PathLike, *, on_error: str = "raise") -> Records:
     """Read an NSL-KDD file (comma-separated, no header) into :class:`Records`.
 
     Blank lines are skipped; line numbers in errors are those of the file.
+    ``on_error`` is as for :func:`parse_text`.
     """
+    _check_on_error(on_error)
     path = os.fspath(path)
     with open(path, "rb") as f:
         text = f.read()
-    return parse_text(text, path)
+    return parse_text(text, path, on_error=on_error)
 
 
 @dataclass(frozen=True)
@@ -347,11 +390,15 @@ class EncodingReport:
     unknown : dict of str to Counter
         Per categorical field, the unknown values seen and how often; each
         encoded as an all-zero block.
+    skipped : tuple of RecordError
+        Malformed records left out by ``on_error="skip"`` (see
+        :attr:`Records.skipped`), each naming its line and field.
     """
 
     rows: int = 0
     clipped: dict[str, int] = field(default_factory=dict)
     unknown: dict[str, Counter] = field(default_factory=dict)
+    skipped: tuple = ()
 
     @property
     def clipped_values(self) -> int:
@@ -398,7 +445,7 @@ def encoding_report(records: Records, clipped, unknown) -> EncodingReport:
     """An :class:`EncodingReport` from the encoder's counts: per numeric
     feature the values clipped, per categorical field the unknown ones (their
     values are looked up in ``records``)."""
-    summary = EncodingReport(rows=len(records))
+    summary = EncodingReport(rows=len(records), skipped=records.skipped)
     for i in np.flatnonzero(clipped):
         summary.clipped[NUMERIC_FEATURES[i]] = int(clipped[i])
     for c, (name, _, _) in enumerate(_CATEGORICAL):

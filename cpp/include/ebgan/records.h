@@ -42,10 +42,12 @@ struct RecordIssue {
 // counted, so `lines` and issues refer to the text's own line numbers;
 // `first_line` is the number of the text's first line. Numbers are decimal
 // (optional sign, fraction, exponent; spaces around them allowed) and must
-// be finite and non-negative. On failure returns kInvalidArgument and fills
-// `issue`; `out` then holds the records before the bad one.
+// be finite and non-negative. On a bad record returns kInvalidArgument and
+// fills `issue`; `out` then holds the records before the bad one. If
+// `skipped` is given, bad records are left out and listed there instead, and
+// parsing goes on (the first record sets the field count the others need).
 Status ParseRecords(std::string_view text, uint64_t first_line, ParsedRecords* out,
-                    RecordIssue* issue);
+                    RecordIssue* issue, std::vector<RecordIssue>* skipped = nullptr);
 
 // Counts of what the encoding had to bend.
 struct EncodeStats {
