@@ -13,6 +13,14 @@ ebgan-edge runs the shipped fp32 model and two copies of it that
 at load, scored by the fp32 kernels) and int8 (the int8 kernels). Each copy
 is checked against ``TorchScorer`` of the same file, so a quantised model is
 held to the arithmetic of its own weights, not to the fp32 scores.
+
+The record workload starts one step earlier, from parsed
+:class:`~ebgan_edge.features.Records`, and names its backends
+``pipeline:backend``: ``score_records:ebgan-edge-fp32`` (the record kernels),
+``encode+score:ebgan-edge-fp32`` (``encode()`` then ``score()`` on the same
+scorer, the dense path) and ``encode+run:torch-eager`` (``encode()`` then any
+backend above). They are checked against the same references, on the
+encoding of the same rows.
 """
 
 from __future__ import annotations
@@ -27,7 +35,7 @@ from pathlib import Path
 import numpy as np
 import workload as wl
 
-from ebgan_edge import Scorer, available_kernels
+from ebgan_edge import Scorer, available_kernels, encode
 from ebgan_edge.model_file import LEAKY_SLOPE
 
 # Agreement with ebgan_edge.reference.TorchScorer, per row:
@@ -91,6 +99,37 @@ def parse_ebgan_backend(name: str) -> tuple[str, str] | None:
     return (precision, kernel) if precision in EBGAN_PRECISIONS and kernel else None
 
 
+# The record workload: ebgan-edge's two paths from parsed records, per
+# precision, on the kernel the scorer picks itself; and encode() followed by
+# other runtimes' encoded backends (any name above works after "encode+run:").
+RECORD_PIPELINES = ("score_records", "encode+score", "encode+run")
+RECORD_ENCODED_BACKENDS = ("torch-eager", "onnxruntime-fp32")
+
+
+def record_backend_name(pipeline: str, backend: str) -> str:
+    """``{pipeline}:{backend}``, e.g. ``score_records:ebgan-edge-int8``."""
+    return f"{pipeline}:{backend}"
+
+
+def parse_record_backend(name: str) -> tuple[str, str] | None:
+    """(pipeline, backend) of a record-workload backend name, else None."""
+    pipeline, colon, backend = name.partition(":")
+    return (pipeline, backend) if colon and pipeline in RECORD_PIPELINES else None
+
+
+def record_backend_names() -> list[str]:
+    """The record workload's backends: the reference pipelines, then for each
+    precision ebgan-edge's dense path and its record kernels."""
+    names = [record_backend_name("encode+run", n) for n in RECORD_ENCODED_BACKENDS]
+    for precision in EBGAN_PRECISIONS:
+        model = EBGAN_PREFIX + precision
+        names += [
+            record_backend_name("encode+score", model),
+            record_backend_name("score_records", model),
+        ]
+    return names
+
+
 def backend_names() -> list[str]:
     """All backends, with one ebgan-edge entry per precision and kernel usable
     here; fp32, then fp16, then int8, each runtime next to its peers."""
@@ -125,6 +164,9 @@ class Backend:
     # row applies; the tolerance defaults to the precision.
     reference: str = "fp32"
     tolerance: str = ""
+    # What run() takes: "encoded", an (n, 121) float32 batch, or "records",
+    # parsed Records of the same rows.
+    inputs: str = "encoded"
 
     def __post_init__(self):
         self.tolerance = self.tolerance or self.precision
@@ -270,7 +312,15 @@ class BackendFactory:
         self._reference: dict[tuple[str, int], np.ndarray] = {}
         self._model_files: dict[str, Path] = {"fp32": Path(workload.model_path)}
         self._checked: set[tuple[str, int, int]] = set()
+        self._scorers: dict[tuple[str, int], Scorer] = {}
         self.errors: dict[str, dict] = {}
+
+    def inputs(self, kind: str, rows: int):
+        """The batch of ``rows`` records a backend of that input kind runs on:
+        encoded ("encoded") or parsed ("records"), the same rows either way."""
+        if kind == "records":
+            return self.workload.record_batch(rows)
+        return self.workload.batch(rows)
 
     def model_file(self, precision: str) -> Path:
         """The workload's model file in ``precision``: the file itself for
@@ -327,17 +377,24 @@ class BackendFactory:
 
     def build(self, name: str, threads: int) -> Backend:
         """A checked backend; raises Unavailable or WrongScores."""
-        ebgan = parse_ebgan_backend(name)
-        if ebgan is not None:
-            backend = self._ebgan_edge(*ebgan, threads)
+        record = parse_record_backend(name)
+        if record is not None:
+            backend = self._record_pipeline(*record, threads)
         else:
-            maker = getattr(self, "_" + name.replace("-", "_"), None)
-            if maker is None:
-                raise Unavailable(f"unknown backend {name!r}")
-            backend = maker(threads)
+            backend = self._make(name, threads)
         backend.name = name
         self.verify(backend, wl.CHECK_ROWS, whole_batch=True)
         return backend
+
+    def _make(self, name: str, threads: int) -> Backend:
+        """An encoded backend, not yet checked."""
+        ebgan = parse_ebgan_backend(name)
+        if ebgan is not None:
+            return self._ebgan_edge(*ebgan, threads)
+        maker = getattr(self, "_" + name.replace("-", "_"), None)
+        if maker is None:
+            raise Unavailable(f"unknown backend {name!r}")
+        return maker(threads)
 
     def prepare(self, backend: Backend, rows: int) -> None:
         """Build per-shape state and check the scores at this batch size."""
@@ -350,7 +407,7 @@ class BackendFactory:
             return
         backend.prepare(rows)
         apply_threads(backend.threads)
-        scores = backend.run(self.workload.batch(rows))
+        scores = backend.run(self.inputs(backend.inputs, rows))
         threshold = self.workload.model.threshold
         measured = check_scores(
             backend.name,
@@ -373,7 +430,30 @@ class BackendFactory:
                 }
             )
             self.errors[backend.name] = measured
+        if (parse_record_backend(backend.name) or ("",))[0] == "score_records":
+            self._compare_with_dense(backend, rows, scores)
         self._checked.add(key)
+
+    def _compare_with_dense(self, backend: Backend, rows: int, scores) -> None:
+        """Record whether score_records equals score(encode()) bit for bit on
+        this batch, as the API promises. Recorded, not enforced: the check
+        against the reference has already passed."""
+        scorer = self._auto_scorer(backend.precision, backend.threads)
+        dense = scorer.score(self.workload.batch(rows)).astype(np.float64)
+        ours = np.asarray(scores, np.float64)
+        relative = np.abs(ours - dense) / np.maximum(np.abs(dense), 1e-30)
+        entry = self.errors.setdefault(backend.name, {}).setdefault(
+            "dense_path", {"identical": True, "max_relative": 0.0, "batch_sizes": []}
+        )
+        entry["identical"] &= bool(np.array_equal(ours, dense))
+        entry["max_relative"] = max(entry["max_relative"], float(relative.max()))
+        entry["batch_sizes"].append(rows)
+        if not np.array_equal(ours, dense):
+            print(
+                f"  {backend.name}: {rows} rows differ from score(encode()) "
+                f"(max relative {relative.max():.3g})",
+                file=sys.stderr,
+            )
 
     # -- torch -----------------------------------------------------------------
 
@@ -703,4 +783,68 @@ class BackendFactory:
             },
             reference=precision,
             tolerance="ebgan-int8" if precision == "int8" else "fp32",
+        )
+
+    # -- the record workload -----------------------------------------------
+
+    def _auto_scorer(self, precision: str, threads: int) -> Scorer:
+        """The scorer of the model in ``precision`` on the kernel it picks
+        itself, one per (precision, threads), shared by both of its record
+        pipelines so that they run the very same kernel."""
+        key = (precision, threads)
+        if key not in self._scorers:
+            self._scorers[key] = Scorer.load(
+                self.model_file(precision), threads=threads
+            )
+        return self._scorers[key]
+
+    def _record_pipeline(self, pipeline: str, inner: str, threads: int) -> Backend:
+        """A backend that takes parsed Records: ebgan-edge's score_records or
+        encode+score on its automatic kernel, or encode() before any encoded
+        backend (encode+run)."""
+        if pipeline == "encode+run":
+            backend = self._make(inner, threads)
+            normalization = self.workload.model.normalization
+            run_encoded = backend.run
+
+            def run(records):
+                return run_encoded(encode(records, normalization))
+
+            backend.run = run
+            backend.inputs = "records"
+            backend.details = {**backend.details, "encode": "ebgan_edge.encode"}
+            return backend
+
+        precision = inner[len(EBGAN_PREFIX) :] if inner.startswith(EBGAN_PREFIX) else ""
+        if precision not in EBGAN_PRECISIONS:
+            raise Unavailable(
+                f"{pipeline} runs ebgan-edge models only "
+                f"({', '.join(EBGAN_PREFIX + p for p in EBGAN_PRECISIONS)}), "
+                f"not {inner!r}"
+            )
+        scorer = self._auto_scorer(precision, threads)
+        if pipeline == "score_records":
+            run = scorer.score_records
+        else:
+            normalization = scorer.normalization
+
+            def run(records):
+                return scorer.score(encode(records, normalization))
+
+        path = self.model_file(precision)
+        return Backend(
+            "",
+            threads,
+            precision,
+            run,
+            details={
+                "kernel": scorer.kernel,
+                "kernel_choice": "auto",
+                "threads": scorer.threads,
+                "model": path.name,
+                "model_sha256": wl.sha256_of(path),
+            },
+            reference=precision,
+            tolerance="ebgan-int8" if precision == "int8" else "fp32",
+            inputs="records",
         )

@@ -12,7 +12,15 @@ Two more cells measure 16-row batches while another process keeps one core
 busy: a runtime whose worker threads spin-wait for each other collapses
 there, one that starts threads only for large batches does not.
 
+The record cells time the step before: from parsed records to scores.
+ebgan-edge's ``score_records`` (record kernels, no dense encoding) runs
+interleaved with ``encode()`` + ``score()`` on the same scorer (the dense
+path) and with ``encode()`` + other runtimes, and each cell records the
+ratio of score_records' time to the dense path's, round by round.
+
     PYTHONPATH=python python bench/interleaved.py --out build/bench/interleaved.json
+    PYTHONPATH=python python bench/interleaved.py --only records \
+        --out build/bench/records.json
 """
 
 from __future__ import annotations
@@ -43,6 +51,7 @@ from machine import machine_info
 CONTENDED_BACKENDS = ("torch-eager", "onnxruntime-fp32")
 CONTENDED_PRECISIONS = ("fp32", "int8")
 CONTENDED_ROWS = 16
+WORKLOADS = ("encoded", "records")
 
 
 def log(message: str) -> None:
@@ -80,15 +89,20 @@ def calibrate(backend: bk.Backend, batch: np.ndarray, burst_s: float) -> int:
 
 def run_cell(
     backends: list[bk.Backend],
-    batch: np.ndarray,
+    batch,
     seconds: float,
     burst_s: float,
     min_rounds: int,
     rng: random.Random,
-) -> tuple[dict, int]:
-    """Round-robin the backends over one batch; per-call nanoseconds by name."""
+) -> tuple[dict, dict, int]:
+    """Round-robin the backends over one batch (encoded or parsed records).
+
+    Returns the per-call nanoseconds by name, the median of each round's
+    burst by name (for ratios taken within a round) and the round count.
+    """
     bursts = {b.name: calibrate(b, batch, burst_s) for b in backends}
     samples: dict[str, list[int]] = {b.name: [] for b in backends}
+    burst_medians: dict[str, list[float]] = {b.name: [] for b in backends}
     clock = time.perf_counter_ns
     deadline = time.perf_counter() + seconds
     rounds = 0
@@ -97,12 +111,46 @@ def run_cell(
         rng.shuffle(order)
         for backend in order:
             run, out = backend.run, samples[backend.name]
+            first = len(out)
             for _ in range(bursts[backend.name]):
                 t0 = clock()
                 run(batch)
                 out.append(clock() - t0)
+            burst_medians[backend.name].append(float(np.median(out[first:])))
         rounds += 1
-    return samples, rounds
+    return samples, burst_medians, rounds
+
+
+def dense_ratios(results: dict, burst_medians: dict) -> dict:
+    """Per precision, score_records' time per call over encode+score's.
+
+    ``of_medians`` divides the two medians of the cell; ``per_round`` takes
+    the ratio of the two bursts of each round, measured moments apart, and
+    summarises those ratios, so that a change of load during the cell
+    cancels out. Below 1, score_records is faster.
+    """
+    out = {}
+    for precision in bk.EBGAN_PRECISIONS:
+        model = bk.EBGAN_PREFIX + precision
+        ours = bk.record_backend_name("score_records", model)
+        dense = bk.record_backend_name("encode+score", model)
+        if ours not in results or dense not in results:
+            continue
+        per_round = np.asarray(burst_medians[ours]) / np.asarray(burst_medians[dense])
+        p10, p50, p90 = np.percentile(per_round, [10, 50, 90])
+        out[precision] = {
+            "score_records": ours,
+            "dense_path": dense,
+            "of_medians": results[ours]["median_us"] / results[dense]["median_us"],
+            "of_p10": results[ours]["p10_us"] / results[dense]["p10_us"],
+            "per_round": {
+                "median": p50,
+                "p10": p10,
+                "p90": p90,
+                "rounds": len(per_round),
+            },
+        }
+    return out
 
 
 @contextmanager
@@ -127,7 +175,10 @@ def measure(
     built: dict,
     skipped: dict,
     condition: str,
-) -> dict:
+    workload: str = "encoded",
+) -> dict | None:
+    """One cell: build and check the backends, then time them interleaved;
+    None when no backend could run."""
     bk.apply_threads(threads)
     backends = []
     for name in names:
@@ -157,10 +208,13 @@ def measure(
         backends.append(built[key])
     bk.apply_threads(threads)
 
-    batch = factory.workload.batch(rows)
+    if not backends:
+        log(f"  {workload}, {rows} rows, {threads} thread(s): no backend to time")
+        return None
+    batch = factory.inputs(workload, rows)
     load_before = os.getloadavg()
     started = time.perf_counter()
-    samples, rounds = run_cell(
+    samples, burst_medians, rounds = run_cell(
         backends,
         batch,
         args.seconds_per_cell if condition == "as found" else args.contended_seconds,
@@ -169,6 +223,7 @@ def measure(
         rng,
     )
     cell = {
+        "workload": workload,
         "rows": rows,
         "threads": threads,
         "condition": condition,
@@ -179,11 +234,19 @@ def measure(
         "thread_settings": bk.thread_settings(),
         "results": {name: summarize(s, rows) for name, s in samples.items()},
     }
+    if workload == "records":
+        cell["dense_ratios"] = dense_ratios(cell["results"], burst_medians)
     best = min(cell["results"].items(), key=lambda kv: kv[1]["median_us"])
     log(
-        f"  {rows:5d} rows, {threads} thread(s), {condition}: {rounds} rounds in "
-        f"{cell['seconds']:.0f} s; fastest {best[0]} {best[1]['median_us']:.1f} us"
+        f"  {workload}, {rows:5d} rows, {threads} thread(s), {condition}: "
+        f"{rounds} rounds in {cell['seconds']:.0f} s; fastest {best[0]} "
+        f"{best[1]['median_us']:.1f} us"
     )
+    for precision, ratio in cell.get("dense_ratios", {}).items():
+        log(
+            f"    {precision}: score_records / encode+score "
+            f"{ratio['of_medians']:.2f} (per round {ratio['per_round']['median']:.2f})"
+        )
     return cell
 
 
@@ -196,7 +259,7 @@ def main(argv=None) -> int:
         "--model",
         type=Path,
         default=None,
-        help="model file (default: the one shipped with the package)",
+        help="model file (default: the fp32 original of the shipped model)",
     )
     parser.add_argument(
         "--data",
@@ -212,7 +275,16 @@ def main(argv=None) -> int:
         "--backends",
         nargs="+",
         default=None,
-        help="subset of: " + " ".join(bk.backend_names()),
+        help="subset of: "
+        + " ".join(bk.backend_names() + bk.record_backend_names())
+        + " (a record backend may also be encode+run: and any encoded backend)",
+    )
+    parser.add_argument(
+        "--only",
+        choices=WORKLOADS,
+        default=None,
+        help="run the cells of one workload only: encoded batches (the grid "
+        "and the busy-core cells) or parsed records (default: both)",
     )
     parser.add_argument("--seconds-per-cell", type=float, default=30.0)
     parser.add_argument("--contended-seconds", type=float, default=15.0)
@@ -233,12 +305,18 @@ def main(argv=None) -> int:
         args.model, args.data, rows=max(args.batch_sizes + [8192])
     )
     factory = bk.BackendFactory(workload, args.batch_sizes)
-    names = args.backends or bk.backend_names()
+    names = args.backends or bk.backend_names() + bk.record_backend_names()
+    record_names = [n for n in names if bk.parse_record_backend(n)]
+    names = [n for n in names if n not in record_names]
+    if args.only == "records":
+        names = []
+    elif args.only == "encoded":
+        record_names = []
     rng = random.Random(args.seed)
     built: dict = {}
     skipped: dict[str, str] = {}
     record = {
-        "schema": 2,
+        "schema": 3,
         "created": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
         "command": " ".join([Path(sys.argv[0]).name, *(argv or sys.argv[1:])]),
         "machine": machine_info(wl.REPO),
@@ -258,15 +336,34 @@ def main(argv=None) -> int:
         "cells": [],
     }
 
-    log(f"backends: {', '.join(names)}")
-    for threads in args.threads:
+    if names:
+        log(f"backends: {', '.join(names)}")
+    for threads in args.threads if names else ():
         for rows in args.batch_sizes:
             record["cells"].append(
                 measure(
                     factory, names, rows, threads, args, rng, built, skipped, "as found"
                 )
             )
-    if not args.no_contended:
+    if record_names:
+        log(f"record backends: {', '.join(record_names)}")
+    for threads in args.threads if record_names else ():
+        for rows in args.batch_sizes:
+            record["cells"].append(
+                measure(
+                    factory,
+                    record_names,
+                    rows,
+                    threads,
+                    args,
+                    rng,
+                    built,
+                    skipped,
+                    "as found",
+                    workload="records",
+                )
+            )
+    if names and not args.no_contended:
         contended = [
             n
             for n in names
@@ -289,9 +386,11 @@ def main(argv=None) -> int:
                     )
                 )
 
+    record["cells"] = [cell for cell in record["cells"] if cell is not None]
     record["backends"] = {
         name: {
             "precision": b.precision,
+            "inputs": b.inputs,
             "reference": b.reference,
             "tolerance": b.tolerance,
             "details": b.details,

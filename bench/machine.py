@@ -130,6 +130,7 @@ def machine_info(repo: Path) -> dict:
     import ebgan_edge
     from ebgan_edge import Scorer, available_kernels
 
+    shipped = Scorer.load()
     packages = package_versions()
     packages["ebgan-edge"] = (
         packages["ebgan-edge"] or ebgan_edge.__version__ + " (in place)"
@@ -145,7 +146,10 @@ def machine_info(repo: Path) -> dict:
                 precision: available_kernels(precision)
                 for precision in ("fp32", "fp16", "int8")
             },
-            "auto_kernel": Scorer.load().kernel,
+            # The kernel the shipped model gets on its own, and that model's
+            # precision (it is not always fp32).
+            "auto_kernel": shipped.kernel,
+            "auto_kernel_precision": shipped.precision,
             "commit": git_commit(repo),
         },
         "thread_environment": {k: os.environ.get(k) for k in THREAD_ENV},

@@ -41,12 +41,20 @@ def precision_of(record: dict, name: str) -> str:
     return record.get("backends", {}).get(name, {}).get("precision", "?")
 
 
-def backend_order(record: dict) -> list[str]:
-    """Backends grouped by the precision of their weights (fp32, fp16, int8),
-    in the order the runner listed them within a group, so that every int8
-    runtime sits next to the others."""
+def workload_of(cell: dict) -> str:
+    """The cell's inputs: "encoded" batches, or parsed "records" (records
+    before schema 3 are all encoded)."""
+    return cell.get("workload", "encoded")
+
+
+def backend_order(record: dict, workload: str = "encoded") -> list[str]:
+    """Backends of one workload grouped by the precision of their weights
+    (fp32, fp16, int8), in the order the runner listed them within a group,
+    so that every int8 runtime sits next to the others."""
     seen: list[str] = []
     for cell in record["cells"]:
+        if workload_of(cell) != workload:
+            continue
         for name in cell["results"]:
             if name not in seen:
                 seen.append(name)
@@ -60,12 +68,22 @@ def backend_order(record: dict) -> list[str]:
     return sorted(seen, key=rank)
 
 
-def cells_by(record: dict, condition: str) -> dict[tuple[int, int], dict]:
+def cells_by(
+    record: dict, condition: str, workload: str = "encoded"
+) -> dict[tuple[int, int], dict]:
     return {
         (c["rows"], c["threads"]): c
         for c in record["cells"]
-        if c["condition"] == condition
+        if c["condition"] == condition and workload_of(c) == workload
     }
+
+
+def rows_label(rows: int) -> str:
+    return f"{rows:,} row{'s' if rows > 1 else ''}"
+
+
+def threads_label(threads: int) -> str:
+    return f"{threads} thread{'s' if threads > 1 else ''}"
 
 
 def grid_tables(record: dict) -> list[str]:
@@ -161,6 +179,124 @@ def int8_against_litert(
     ]
 
 
+RECORD_BASELINE = "encode+run:torch-eager"
+
+
+def record_tables(record: dict) -> list[str]:
+    """The record workload: per thread count, time per call and rows per
+    second from parsed records to scores, then the ratio of score_records'
+    time to the dense path's (encode() + score() on the same scorer),
+    measured in the same cells."""
+    cells = cells_by(record, "as found", "records")
+    if not cells:
+        return []
+    rows_list = sorted({r for r, _ in cells})
+    names = backend_order(record, "records")
+    backends = record.get("backends", {})
+
+    def label(name: str) -> str:
+        kernel = backends.get(name, {}).get("details", {}).get("kernel")
+        return f"{name} ({kernel})" if kernel else name
+
+    header = "| backend | weights | " + " | ".join(map(rows_label, rows_list)) + " |"
+    rule = "| --- | --- |" + " ---: |" * len(rows_list)
+    lines = [
+        "### From parsed records",
+        "",
+        "Inputs are the same rows as parsed `Records`; every backend turns "
+        "them into scores. `score_records` runs the record kernels, "
+        "`encode+score` calls `encode()` then `score()` on the same scorer "
+        "(automatic kernel, in brackets), `encode+run` calls `encode()` then "
+        "another runtime.",
+        "",
+    ]
+    for threads in sorted({t for _, t in cells}):
+        lines += [
+            f"#### Records, {threads_label(threads)}: median time per call (p10)",
+            "",
+            header,
+            rule,
+        ]
+        for name in names:
+            row = []
+            for r in rows_list:
+                res = cells.get((r, threads), {}).get("results", {}).get(name)
+                row.append(
+                    f"{fmt_us(res['median_us'])} ({fmt_us(res['p10_us'])})"
+                    if res
+                    else "–"
+                )
+            lines.append(
+                f"| {label(name)} | {precision_of(record, name)} | "
+                + " | ".join(row)
+                + " |"
+            )
+        lines += [
+            "",
+            f"#### Records, {threads_label(threads)}: rows per second at the "
+            f"median (speed relative to {RECORD_BASELINE})",
+            "",
+            header,
+            rule,
+        ]
+        for name in names:
+            row = []
+            for r in rows_list:
+                results = cells.get((r, threads), {}).get("results", {})
+                res, base = results.get(name), results.get(RECORD_BASELINE)
+                if not res:
+                    row.append("–")
+                    continue
+                ratio = (
+                    f" ({base['median_us'] / res['median_us']:.2f}×)" if base else ""
+                )
+                row.append(fmt_rate(res["rows_per_s"]) + ratio)
+            lines.append(
+                f"| {label(name)} | {precision_of(record, name)} | "
+                + " | ".join(row)
+                + " |"
+            )
+        lines += ["", *dense_ratio_table(cells, threads, rows_list)]
+    return lines
+
+
+def dense_ratio_table(cells: dict, threads: int, rows_list: list[int]) -> list[str]:
+    """score_records' time over encode+score's, per precision and batch size:
+    the ratio of the two medians, and the median (p10–p90) of the ratios of
+    the two bursts of each round."""
+    precisions = [
+        p
+        for p in PRECISION_ORDER
+        if any(p in c.get("dense_ratios", {}) for c in cells.values())
+    ]
+    if not precisions:
+        return []
+    lines = [
+        f"#### Records, {threads_label(threads)}: time of score_records ÷ time of "
+        "encode+score (below 1: score_records is faster)",
+        "",
+        "Ratio of the medians; in brackets the median (p10–p90) of the ratios "
+        "taken round by round, each from the two bursts of one round.",
+        "",
+        "| weights | " + " | ".join(map(rows_label, rows_list)) + " |",
+        "| --- |" + " ---: |" * len(rows_list),
+    ]
+    for precision in precisions:
+        row = []
+        for r in rows_list:
+            ratio = cells.get((r, threads), {}).get("dense_ratios", {}).get(precision)
+            if not ratio:
+                row.append("–")
+                continue
+            per_round = ratio["per_round"]
+            row.append(
+                f"{ratio['of_medians']:.2f} ({per_round['median']:.2f}, "
+                f"{per_round['p10']:.2f}–{per_round['p90']:.2f})"
+            )
+        lines.append(f"| {precision} | " + " | ".join(row) + " |")
+    return [*lines, ""]
+
+
 def contention_table(record: dict) -> list[str]:
     busy = cells_by(record, "one core busy")
     if not busy:
@@ -208,7 +344,12 @@ def context_lines(record: dict) -> list[str]:
         else f"{src['rows']:,} generated records (seed {src['seed']})"
     )
     cells = [c for c in record["cells"] if c["condition"] == "as found"]
-    loads = [c["load_average_before"][0] for c in record["cells"]]
+    loads = [c["load_average_before"][0] for c in record["cells"]] or [0.0]
+    by_workload = ", ".join(
+        f"{sum(workload_of(c) == w for c in cells)} {w}"
+        for w in ("encoded", "records")
+        if any(workload_of(c) == w for c in cells)
+    )
     ebgan = m["ebgan_edge"]
     by_precision = ebgan.get("kernels_by_precision")
     if not by_precision:  # a record from before kernels were listed by precision
@@ -218,20 +359,25 @@ def context_lines(record: dict) -> list[str]:
                 kernel = name[name.index("[") + 1 : -1]
                 by_precision.setdefault(precision_of(record, name), []).append(kernel)
     kernels = "; ".join(f"{p}: {', '.join(k)}" for p, k in by_precision.items())
+    # Records before auto_kernel_precision was kept ran an fp32 shipped model.
+    auto_model = f"the shipped {ebgan.get('auto_kernel_precision', 'fp32')} model"
     return [
         f"Measured {record['created']} with `{record['command']}`.",
         "",
         f"- CPU: {m['cpu']['model']}, {m['cpu']['logical_cpus']} logical CPUs, "
         f"flags {' '.join(m['cpu']['flags'])}; {m['os']}.",
         f"- ebgan-edge kernels usable: {kernels or ', '.join(ebgan['kernels'])} "
-        f"(auto picks `{ebgan['auto_kernel']}` for fp32), commit "
+        f"(auto picks `{ebgan['auto_kernel']}` for "
+        f"{auto_model}), commit "
         f"`{(ebgan['commit'] or 'unknown')[:12]}`.",
         f"- Versions: {versions}.",
         f"- Inputs: {inputs}; model `{record['model']['file']}` "
         f"(sha256 `{record['model']['sha256'][:12]}…`).",
-        f"- {len(cells)} cells of {record['settings']['seconds_per_cell']:.0f} s, "
+        f"- {len(cells)} cells ({by_workload or 'none'}) of "
+        f"{record['settings']['seconds_per_cell']:.0f} s, "
         f"{record['settings']['burst_ms']:.0f} ms bursts, "
-        f"{min(c['rounds'] for c in cells)}–{max(c['rounds'] for c in cells)} "
+        f"{min((c['rounds'] for c in cells), default=0)}–"
+        f"{max((c['rounds'] for c in cells), default=0)} "
         "rounds per cell; 1-minute load average at cell starts "
         f"{min(loads):.1f}–{max(loads):.1f}.",
         "",
@@ -239,7 +385,12 @@ def context_lines(record: dict) -> list[str]:
 
 
 def markdown(record: dict) -> str:
-    lines = context_lines(record) + grid_tables(record) + contention_table(record)
+    lines = (
+        context_lines(record)
+        + grid_tables(record)
+        + contention_table(record)
+        + record_tables(record)
+    )
     skipped = record.get("skipped", {})
     if skipped:
         lines += ["Not measured:", ""]
@@ -262,6 +413,7 @@ def markdown(record: dict) -> str:
             "| --- | --- | --- | ---: | ---: | ---: | ---: | ---: |",
         ]
         ordered = [n for n in backend_order(record) if n in checks]
+        ordered += [n for n in backend_order(record, "records") if n in checks]
         ordered += [n for n in checks if n not in ordered]
         for name in ordered:
             c = checks[name]
@@ -274,7 +426,30 @@ def markdown(record: dict) -> str:
                 f"{fp32['median_relative']:.2g} | {fp32['verdict_agreement']:.2%} |"
             )
         lines.append("")
+        lines += dense_path_lines(checks)
     return "\n".join(lines)
+
+
+def dense_path_lines(checks: dict) -> list[str]:
+    """Whether score_records gave exactly the scores of score(encode()) on
+    every batch it was checked on."""
+    dense = {n: c["dense_path"] for n, c in checks.items() if "dense_path" in c}
+    if not dense:
+        return []
+    lines = [
+        "`score_records` against `score(encode())` on the same scorer, on the "
+        "check batch and every timed batch size:",
+        "",
+    ]
+    for name, d in dense.items():
+        sizes = ", ".join(f"{r:,}" for r in sorted(set(d["batch_sizes"])))
+        verdict = (
+            "bit-identical"
+            if d["identical"]
+            else f"differs, max relative difference {d['max_relative']:.2g}"
+        )
+        lines.append(f"- {name}: {verdict} ({sizes} rows).")
+    return [*lines, ""]
 
 
 # ebgan-edge is drawn thick, its kernels in dark colours (the int8 VNNI

@@ -1,23 +1,26 @@
 """The model and the inputs every backend is timed on.
 
-Inputs are encoded NSL-KDD records: the training file when it is present
+Inputs are NSL-KDD records: the training file when it is present
 (``EBGAN_BENCH_DATA``, or the shared data folder beside the repository), and
 otherwise records generated here from the model's own vocabulary. Either way
 the rows are shuffled with a fixed seed, so a batch of n is the same n rows for
-every backend and every run on the same data. No data row is ever written
-into the repository: only the source's name and digest are recorded.
+every backend and every run on the same data. The pool is kept twice, as
+parsed :class:`~ebgan_edge.features.Records` (the input of the record
+workload) and as their (n, 121) encoding (the input of every other cell), row
+for row the same records. No data row is ever written into the repository:
+only the source's name and digest are recorded.
 """
 
 from __future__ import annotations
 
 import hashlib
 import os
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 
-from ebgan_edge import encode, parse_records, read_model
+from ebgan_edge import Records, encode, parse_records, read_model
 from ebgan_edge import features as feature_schema
 from ebgan_edge.model_file import LEAKY_SLOPE, ModelFile
 
@@ -53,12 +56,15 @@ def sha256_of(path: Path) -> str:
 
 @dataclass(frozen=True)
 class Workload:
-    """One model and a shuffled pool of its encoded input records."""
+    """One model and a shuffled pool of its input records, parsed and
+    encoded."""
 
     model_path: Path
     model: ModelFile
     records: np.ndarray  # (n, 121) float32, C-contiguous
     source: dict  # where the records came from, without the records
+    raw: Records  # the same n records, parsed (row i encodes to records[i])
+    _raw_batches: dict = field(default_factory=dict, repr=False, compare=False)
 
     def batch(self, rows: int) -> np.ndarray:
         """The first ``rows`` records of the pool, C-contiguous float32."""
@@ -68,6 +74,16 @@ class Workload:
 
     def check_batch(self) -> np.ndarray:
         return self.records[:CHECK_ROWS]
+
+    def record_batch(self, rows: int) -> Records:
+        """The first ``rows`` records of the pool, parsed: the rows of
+        :meth:`batch` before encoding. Built once per size, so a timed call
+        never pays for the slicing."""
+        if rows > len(self.raw):
+            raise ValueError(f"the pool has {len(self.raw)} rows, asked for {rows}")
+        if rows not in self._raw_batches:
+            self._raw_batches[rows] = self.raw.subset(slice(0, rows))
+        return self._raw_batches[rows]
 
 
 def synthetic_rows(n: int, seed: int) -> list[list[str]]:
@@ -132,24 +148,25 @@ def load_workload(
     if data_path is not None:
         from ebgan_edge import read_records
 
-        encoded = encode(read_records(data_path), model.normalization)
+        raw = read_records(data_path)
         source = {
             "kind": "file",
             "name": Path(data_path).name,
             "sha256": sha256_of(Path(data_path)),
-            "rows_in_file": len(encoded),
+            "rows_in_file": len(raw),
         }
-        pick = rng.permutation(len(encoded))[:rows]
+        pick = rng.permutation(len(raw))[:rows]
         if len(pick) < rows:  # a short file: draw with replacement
-            pick = rng.integers(0, len(encoded), rows)
-        encoded = encoded[pick]
+            pick = rng.integers(0, len(raw), rows)
+        raw = raw.subset(pick)
     else:
-        encoded = encode(parse_records(synthetic_rows(rows, seed)), model.normalization)
+        raw = parse_records(synthetic_rows(rows, seed), source="generated")
         source = {"kind": "generated", "seed": seed}
+    # Encoding is row by row, so encoding the shuffled pool gives the same
+    # matrix as shuffling the encoded file.
+    encoded = np.ascontiguousarray(encode(raw, model.normalization), np.float32)
     source.update(rows=rows, shuffle_seed=seed)
-    return Workload(
-        model_path, model, np.ascontiguousarray(encoded, np.float32), source
-    )
+    return Workload(model_path, model, encoded, source, raw)
 
 
 def energy_module(model: ModelFile):
