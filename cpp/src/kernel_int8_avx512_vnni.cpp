@@ -4,9 +4,9 @@
 // steps, the comments below say how each one is met.
 //
 // Shape. Rows are scored in blocks of kBlockRows, layer by layer, with the
-// block's activations in stack buffers (about 56 KiB). A layer first
-// quantises each row of its input to signed bytes, then walks its outputs in
-// panels of V vectors of 16 outputs; for each panel it runs a
+// block's activations in one stack buffer (about 47 KiB of stack in all). A
+// layer first quantises each row of its input to signed bytes, then walks its
+// outputs in panels of V vectors of 16 outputs; for each panel it runs a
 // register-blocked micro-kernel over tiles of R rows, so the panel's weights
 // (at most 24 KiB: 128 groups x 3 vectors x 64 bytes) stay in L1 while every
 // tile of the block reuses them. For each group of 4 inputs the micro-kernel
@@ -94,35 +94,43 @@ constexpr int VectorsFor(int rows) {
 }
 static_assert(kBlockRows % kTileRows == 0, "a block is a whole number of tiles");
 
-// Row strides: buffer a holds layers 0, 2 and 4's outputs (512, 112, 256
-// wide), b layers 1, 3 and 5's (256, 128, 128 wide).
+// Row stride of the block's activations. One float buffer serves every
+// layer: a layer quantises all its input rows to q before its first output
+// is written, so its outputs may overwrite its inputs.
 constexpr int kStrideA = kMaxPaddedWidth;
-constexpr int kStrideB = 256;
 constexpr int kStrideQ = kMaxPaddedWidth;
-static_assert(kPaddedWidths[2] <= kStrideB && kPaddedWidths[4] <= kStrideB &&
-                  kPaddedWidths[6] <= kStrideB,
-              "buffer b holds the outputs of layers 1, 3 and 5");
 static_assert(kPaddedWidths[kLayerCount] == 8 * kLanes, "the score folds 8 vectors");
 
 EBGAN_INLINE __mmask16 TailMask(int count) {
   return count >= kLanes ? __mmask16(0xffff) : __mmask16((1u << count) - 1);
 }
 
-// The largest magnitude of one row of `width` floats. vmaxps(|a|, m) keeps
-// m when |a| is NaN, as std::max(m, |a|) does.
+// The largest magnitude of one row of `width` floats, in 4 independent
+// chains (vmaxps has a latency of several cycles). vmaxps(|a|, m) keeps m
+// when |a| is NaN, as std::max(m, |a|) does, and the max of the finite
+// values does not depend on their order.
 float RowMax(const float* a, int width) {
   const __m512 sign = _mm512_set1_ps(-0.0f);
-  __m512 m = _mm512_setzero_ps();
-  for (int k = 0; k < width; k += kLanes) {
+  __m512 m[4] = {_mm512_setzero_ps(), _mm512_setzero_ps(), _mm512_setzero_ps(),
+                 _mm512_setzero_ps()};
+  for (int k = 0, i = 0; k < width; k += kLanes, i = (i + 1) % 4) {
     const __m512 v = _mm512_maskz_loadu_ps(TailMask(width - k), a + k);
-    m = _mm512_max_ps(_mm512_andnot_ps(sign, v), m);
+    m[i] = _mm512_max_ps(_mm512_andnot_ps(sign, v), m[i]);
   }
-  return _mm512_reduce_max_ps(m);
+  return _mm512_reduce_max_ps(_mm512_max_ps(_mm512_max_ps(m[0], m[1]), _mm512_max_ps(m[2], m[3])));
+}
+
+// q_x of 16 floats: clamp(a * inverse) to [-127, 127], rounded by MXCSR.
+EBGAN_INLINE __m512i Quantize16(__m512 v, __m512 inverse) {
+  const __m512 r = _mm512_mul_ps(v, inverse);
+  return _mm512_cvtps_epi32(
+      _mm512_min_ps(_mm512_max_ps(r, _mm512_set1_ps(-127.0f)), _mm512_set1_ps(127.0f)));
 }
 
 // Quantises one row of `width` floats with largest magnitude `max_abs` to
 // q_x over whole vectors of 16 (bytes past `width` hold 0); returns scale_x
-// and the sum of the q_x.
+// and the sum of the q_x. Whole vectors need no mask; only the last one of
+// a 100- or 121-wide row does.
 float QuantizeRowSum(const float* a, int width, float max_abs, int8_t* q, int32_t* sum) {
   if (max_abs == 0.0f) {
     std::memset(q, 0, size_t(PaddedWidth(width)));
@@ -131,15 +139,17 @@ float QuantizeRowSum(const float* a, int width, float max_abs, int8_t* q, int32_
   }
 
   const __m512 inverse = _mm512_set1_ps(127.0f / max_abs);
-  const __m512 low = _mm512_set1_ps(-127.0f);
-  const __m512 high = _mm512_set1_ps(127.0f);
   __m512i total = _mm512_setzero_si512();
-  for (int k = 0; k < width; k += kLanes) {
+  int k = 0;
+  for (; k + kLanes <= width; k += kLanes) {
+    const __m512i qi = Quantize16(_mm512_loadu_ps(a + k), inverse);
+    total = _mm512_add_epi32(total, qi);
+    _mm_storeu_si128(reinterpret_cast<__m128i*>(q + k), _mm512_cvtepi32_epi8(qi));
+  }
+  if (k < width) {
     const __mmask16 tail = TailMask(width - k);
-    const __m512 v = _mm512_maskz_loadu_ps(tail, a + k);
-    __m512 r = _mm512_mul_ps(v, inverse);
-    r = _mm512_min_ps(_mm512_max_ps(r, low), high);
-    const __m512i qi = _mm512_maskz_mov_epi32(tail, _mm512_cvtps_epi32(r));
+    const __m512i qi =
+        _mm512_maskz_mov_epi32(tail, Quantize16(_mm512_maskz_loadu_ps(tail, a + k), inverse));
     total = _mm512_add_epi32(total, qi);
     _mm_storeu_si128(reinterpret_cast<__m128i*>(q + k), _mm512_cvtepi32_epi8(qi));
   }
@@ -187,6 +197,7 @@ struct LayerArgs {
   int j0;              // first output of the panel
   int groups;          // groups of 4 inputs read from q
   const HotTerm* hot;  // records only: the tile's first row's hot terms
+  __m512* row_max;     // the tile's first row's running max of |y|, or null
 };
 
 // acc[r][v] for R rows and V vectors of 16 outputs, then the float epilogue.
@@ -235,24 +246,34 @@ void Tile(const LayerArgs& args) {
     }
   }
 
+  // The epilogue, row by row. It also keeps each row's running max of |y|
+  // over the panels (lane-wise, vmaxps(|y|, m)), so that the next layer's
+  // quantiser need not read its input twice. Padded outputs enter it too:
+  // they are 0 or NaN (0 * an infinite scale_x), and neither can change a
+  // max that starts at 0 and skips NaN, so it equals the max over the true
+  // outputs.
   const __m512 zero = _mm512_setzero_ps();
   const __m512 slope = _mm512_set1_ps(kLeakySlope);
+  const __m512 sign = _mm512_set1_ps(-0.0f);
 #pragma GCC unroll 8
-  for (int v = 0; v < V; ++v) {
-    const int j = args.j0 + v * kLanes;
-    const __m512 scale_w = _mm512_loadu_ps(layer.weight_scale + j);
-    const __m512 bias = _mm512_loadu_ps(layer.bias + j);
+  for (int r = 0; r < R; ++r) {
+    const __m512 scale_x = _mm512_set1_ps(args.scale_x[r]);
+    float* out = args.y + r * args.y_stride + args.j0;
+    __m512 m = args.row_max ? args.row_max[r] : zero;
 #pragma GCC unroll 8
-    for (int r = 0; r < R; ++r) {
-      const __m512 scale = _mm512_mul_ps(_mm512_set1_ps(args.scale_x[r]), scale_w);
+    for (int v = 0; v < V; ++v) {
+      const int j = args.j0 + v * kLanes;
+      const __m512 scale = _mm512_mul_ps(scale_x, _mm512_loadu_ps(layer.weight_scale + j));
       __m512 y = _mm512_mul_ps(_mm512_cvtepi32_ps(acc[r][v]), scale);
-      y = _mm512_add_ps(y, bias);
+      y = _mm512_add_ps(y, _mm512_loadu_ps(layer.bias + j));
       if (layer.leaky_relu) {
         const __mmask16 negative = _mm512_cmp_ps_mask(y, zero, _CMP_LT_OQ);
         y = _mm512_mask_mul_ps(y, negative, y, slope);
       }
-      _mm512_storeu_ps(args.y + r * args.y_stride + j, y);
+      _mm512_storeu_ps(out + v * kLanes, y);
+      m = _mm512_max_ps(_mm512_andnot_ps(sign, y), m);
     }
+    if (args.row_max) args.row_max[r] = m;
   }
 }
 
@@ -273,10 +294,23 @@ constexpr TileTable MakeTiles(std::integer_sequence<int, R...>) {
 constexpr TileTable kTiles = MakeTiles<false>(std::make_integer_sequence<int, kTileRows>());
 constexpr TileTable kHotTiles = MakeTiles<true>(std::make_integer_sequence<int, kTileRows>());
 
-// A layer's panels of outputs by tiles of rows, on rows already quantised.
+// One block's scratch, on the stack of the calling thread.
+struct Block {
+  alignas(64) float act[kBlockRows * kStrideA];  // a layer's input, then its output
+  alignas(64) int8_t q[kBlockRows * kStrideQ];
+  __m512 row_max[kBlockRows];  // lane-wise max of |act| over a row, see Tile
+  int32_t q_sum[kBlockRows];
+  float scale_x[kBlockRows];
+  HotTerm hot[kBlockRows * kCategoricalCount];
+};
+
+// A layer's panels of outputs by tiles of rows, on rows already quantised;
+// the outputs go to block.act. keep_max: also leave each row's max of |y|
+// in block.row_max, for the next layer.
 void Panels(const TileTable& tiles, const PackedInt8Layer& layer, int groups, int rows,
-            const int8_t* q, const int32_t* q_sum, const float* scale_x, const HotTerm* hot,
-            float* y, int y_stride) {
+            Block& block, const HotTerm* hot, bool keep_max) {
+  if (keep_max)
+    for (int r = 0; r < rows; ++r) block.row_max[r] = _mm512_setzero_ps();
   const int vectors = PaddedWidth(layer.out) / kLanes;
   const int panel = VectorsFor(std::min(rows, kTileRows));
   for (int v0 = 0; v0 < vectors; v0 += panel) {
@@ -284,28 +318,28 @@ void Panels(const TileTable& tiles, const PackedInt8Layer& layer, int groups, in
     for (int r0 = 0; r0 < rows; r0 += kTileRows) {
       const int nr = std::min(kTileRows, rows - r0);
       const LayerArgs args{&layer,
-                           q + r0 * kStrideQ,
-                           q_sum + r0,
-                           scale_x + r0,
-                           y + size_t(r0) * y_stride,
-                           y_stride,
+                           block.q + r0 * kStrideQ,
+                           block.q_sum + r0,
+                           block.scale_x + r0,
+                           block.act + size_t(r0) * kStrideA,
+                           kStrideA,
                            v0 * kLanes,
                            groups,
-                           hot ? hot + r0 * kCategoricalCount : nullptr};
+                           hot ? hot + r0 * kCategoricalCount : nullptr,
+                           keep_max ? block.row_max + r0 : nullptr};
       tiles[nr - 1][std::min(nv, VectorsFor(nr)) - 1](args);
     }
   }
 }
 
-// One layer for `rows` rows: quantise, then panels of outputs by tiles of rows.
-void Dense(const PackedInt8Layer& layer, const float* a, int a_stride, int rows, int8_t* q,
-           int32_t* q_sum, float* scale_x, float* y, int y_stride) {
+// The first layer on `rows` dense rows of the caller's input.
+void FirstLayer(const PackedInt8Layer& layer, const float* x, int rows, Block& block) {
   for (int r = 0; r < rows; ++r) {
-    const float* row = a + size_t(r) * a_stride;
-    scale_x[r] = QuantizeRowSum(row, layer.in, RowMax(row, layer.in), q + r * kStrideQ, q_sum + r);
+    const float* row = x + size_t(r) * kFeatureCount;
+    block.scale_x[r] = QuantizeRowSum(row, layer.in, RowMax(row, layer.in), block.q + r * kStrideQ,
+                                      block.q_sum + r);
   }
-  Panels(kTiles, layer, PaddedDepth(layer.in) / kInt8Group, rows, q, q_sum, scale_x, nullptr, y,
-         y_stride);
+  Panels(kTiles, layer, PaddedDepth(layer.in) / kInt8Group, rows, block, nullptr, true);
 }
 
 // The first layer for `rows` record rows. A row's largest magnitude is that
@@ -313,8 +347,8 @@ void Dense(const PackedInt8Layer& layer, const float* a, int a_stride, int rows,
 // any order; NaN features are skipped as in RowMax); the numeric features
 // are quantised as the dense row's would be, and each hot column's q_x is
 // clamp(nearbyint(1 * (127 / m))), the oracle's expression.
-void FirstLayerRecords(const PackedInt8Layer& layer, const RecordRows& input, int rows, int8_t* q,
-                       int32_t* q_sum, float* scale_x, HotTerm* hot, float* y, int y_stride) {
+void FirstLayerRecords(const PackedInt8Layer& layer, const RecordRows& input, int rows,
+                       Block& block) {
   const int group_bytes = PaddedWidth(layer.out) * kInt8Group;
   for (int r = 0; r < rows; ++r) {
     const float* numeric = input.numeric + size_t(r) * kRecordStride;
@@ -322,8 +356,8 @@ void FirstLayerRecords(const PackedInt8Layer& layer, const RecordRows& input, in
     float max_abs = RowMax(numeric, kNumericFeatureCount);
     for (int c = 0; c < kCategoricalCount; ++c)
       if (index[c] >= 0) max_abs = std::max(max_abs, 1.0f);
-    scale_x[r] =
-        QuantizeRowSum(numeric, kNumericFeatureCount, max_abs, q + r * kStrideQ, q_sum + r);
+    block.scale_x[r] = QuantizeRowSum(numeric, kNumericFeatureCount, max_abs,
+                                      block.q + r * kStrideQ, block.q_sum + r);
 
     // 127 / m is positive (or +inf, clamped to 127), so q_hot is in [0, 127]:
     // a valid unsigned byte for vpdpbusd.
@@ -333,14 +367,30 @@ void FirstLayerRecords(const PackedInt8Layer& layer, const RecordRows& input, in
       q_hot = int32_t(std::min(127.0f, std::max(-127.0f, std::nearbyint(1.0f * inverse))));
     }
     for (int c = 0; c < kCategoricalCount; ++c) {
-      HotTerm& term = hot[r * kCategoricalCount + c];
+      HotTerm& term = block.hot[r * kCategoricalCount + c];
       const int k = index[c];
       term.word = k < 0 ? 0 : int32_t(uint32_t(q_hot) << (8 * (k % kInt8Group)));
       term.offset = k < 0 ? 0 : k / kInt8Group * group_bytes;
     }
   }
   static_assert(kRecordStride % kInt8Group == 0, "record rows hold whole groups");
-  Panels(kHotTiles, layer, kRecordStride / kInt8Group, rows, q, q_sum, scale_x, hot, y, y_stride);
+  Panels(kHotTiles, layer, kRecordStride / kInt8Group, rows, block, block.hot, true);
+}
+
+// Layers 1..5 of a block whose first layer's output is in block.act, each
+// quantising from the row maxima its predecessor's epilogue kept; the
+// reconstruction ends in block.act.
+void HiddenLayers(const PackedInt8Model& model, int rows, Block& block) {
+  for (int l = 1; l < kLayerCount; ++l) {
+    const PackedInt8Layer& layer = model.layers[l];
+    for (int r = 0; r < rows; ++r) {
+      block.scale_x[r] = QuantizeRowSum(block.act + size_t(r) * kStrideA, layer.in,
+                                        _mm512_reduce_max_ps(block.row_max[r]),
+                                        block.q + r * kStrideQ, block.q_sum + r);
+    }
+    Panels(kTiles, layer, PaddedDepth(layer.in) / kInt8Group, rows, block, nullptr,
+           l + 1 < kLayerCount);
+  }
 }
 
 // kernel_int8.h step 5 on one row; y holds the 128 padded outputs and
@@ -379,35 +429,31 @@ float ScoreRecord(const float* y, const float* numeric, const int16_t* index) {
   });
 }
 
-// Layers 1..5 of a block whose first layer's output is in a; the
-// reconstruction ends in b.
-void HiddenLayers(const PackedInt8Model& model, int n, float* a, float* b, int8_t* q,
-                  int32_t* q_sum, float* scale_x) {
-  Dense(model.layers[1], a, kStrideA, n, q, q_sum, scale_x, b, kStrideB);
-  Dense(model.layers[2], b, kStrideB, n, q, q_sum, scale_x, a, kStrideA);
-  Dense(model.layers[3], a, kStrideA, n, q, q_sum, scale_x, b, kStrideB);
-  Dense(model.layers[4], b, kStrideB, n, q, q_sum, scale_x, a, kStrideA);
-  Dense(model.layers[5], a, kStrideA, n, q, q_sum, scale_x, b, kStrideB);
+// Asks for the `bytes` at p to be brought into the caches. The next block's
+// input is requested when a block starts: a block's work takes far longer
+// than the transfer, and otherwise the first layer's row maxima wait on the
+// misses of a large batch that has left the caches.
+void Prefetch(const void* p, size_t bytes) {
+  const char* begin = static_cast<const char*>(p);
+  for (size_t i = 0; i < bytes; i += 64) _mm_prefetch(begin + i, _MM_HINT_T0);
 }
 
 }  // namespace
 
 void ScoreInt8Avx512Vnni(const PackedInt8Model& model, const float* input, size_t rows,
                          float* scores, float* reconstruction) {
-  alignas(64) float a[kBlockRows * kStrideA];
-  alignas(64) float b[kBlockRows * kStrideB];
-  alignas(64) int8_t q[kBlockRows * kStrideQ];
-  int32_t q_sum[kBlockRows];
-  float scale_x[kBlockRows];
-
+  Block block;
   for (size_t start = 0; start < rows; start += kBlockRows) {
     const int n = int(std::min<size_t>(kBlockRows, rows - start));
     const float* x = input + start * kFeatureCount;
-    Dense(model.layers[0], x, kFeatureCount, n, q, q_sum, scale_x, a, kStrideA);
-    HiddenLayers(model, n, a, b, q, q_sum, scale_x);
+    if (start + n < rows)
+      Prefetch(x + n * kFeatureCount,
+               sizeof(float) * kFeatureCount * std::min<size_t>(kBlockRows, rows - start - n));
+    FirstLayer(model.layers[0], x, n, block);
+    HiddenLayers(model, n, block);
 
     for (int r = 0; r < n; ++r) {
-      const float* y = b + r * kStrideB;
+      const float* y = block.act + r * kStrideA;
       scores[start + r] = Score(y, x + size_t(r) * kFeatureCount);
       if (reconstruction)
         std::memcpy(reconstruction + (start + r) * kFeatureCount, y, sizeof(float) * kFeatureCount);
@@ -417,24 +463,23 @@ void ScoreInt8Avx512Vnni(const PackedInt8Model& model, const float* input, size_
 
 void ScoreInt8RecordsAvx512Vnni(const PackedInt8Model& model, const RecordRows& input, size_t rows,
                                 float* scores, float* reconstruction) {
-  alignas(64) float a[kBlockRows * kStrideA];
-  alignas(64) float b[kBlockRows * kStrideB];
-  alignas(64) int8_t q[kBlockRows * kStrideQ];
-  int32_t q_sum[kBlockRows];
-  float scale_x[kBlockRows];
-  HotTerm hot[kBlockRows * kCategoricalCount];
-
+  Block block;
   for (size_t start = 0; start < rows; start += kBlockRows) {
     const int n = int(std::min<size_t>(kBlockRows, rows - start));
-    const RecordRows block{input.numeric + start * kRecordStride,
-                           input.hot + start * kCategoricalCount};
-    FirstLayerRecords(model.layers[0], block, n, q, q_sum, scale_x, hot, a, kStrideA);
-    HiddenLayers(model, n, a, b, q, q_sum, scale_x);
+    const RecordRows records{input.numeric + start * kRecordStride,
+                             input.hot + start * kCategoricalCount};
+    if (start + n < rows) {
+      const size_t next = std::min<size_t>(kBlockRows, rows - start - n);
+      Prefetch(records.numeric + n * kRecordStride, sizeof(float) * kRecordStride * next);
+      Prefetch(records.hot + n * kCategoricalCount, sizeof(int16_t) * kCategoricalCount * next);
+    }
+    FirstLayerRecords(model.layers[0], records, n, block);
+    HiddenLayers(model, n, block);
 
     for (int r = 0; r < n; ++r) {
-      const float* y = b + r * kStrideB;
-      scores[start + r] = ScoreRecord(y, block.numeric + size_t(r) * kRecordStride,
-                                      block.hot + size_t(r) * kCategoricalCount);
+      const float* y = block.act + r * kStrideA;
+      scores[start + r] = ScoreRecord(y, records.numeric + size_t(r) * kRecordStride,
+                                      records.hot + size_t(r) * kCategoricalCount);
       if (reconstruction)
         std::memcpy(reconstruction + (start + r) * kFeatureCount, y, sizeof(float) * kFeatureCount);
     }
