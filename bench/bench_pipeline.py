@@ -6,8 +6,8 @@ user would write by hand: pandas.read_csv, one-hot and min-max encoding
 and a torch nn.Module holding the model's weights. Both first score the file's
 first 1,000 records and must agree within 1e-5 relative.
 
-``agent`` times examples/gateway_agent.py in pipe mode and in socket mode (two
-clients on 127.0.0.1) at several batch sizes.
+``agent`` times the example agent (examples/gateway_agent/) in pipe mode and
+in socket mode (two clients on 127.0.0.1) at several batch sizes.
 
 Every contender runs as its own process, timed from start to exit, so
 interpreter start, imports and model loading count, as they do for a user.
@@ -43,7 +43,8 @@ from pathlib import Path
 import numpy as np
 
 REPO = Path(__file__).resolve().parents[1]
-AGENT = REPO / "examples" / "gateway_agent.py"
+# The example agent is a package run with ``python -m gateway_agent`` from here.
+EXAMPLES = REPO / "examples"
 TRAINING_FILE = (
     REPO.parent / "shared" / "datasets" / "nsl-kdd" / "KDDTrain+_20Percent.txt"
 )
@@ -175,12 +176,16 @@ def _encode_pandas(numeric, categorical, vocabulary, low, high) -> list:
 
 def python_env() -> dict:
     """The environment for child processes: ebgan-edge as this interpreter
-    finds it (installed, or on PYTHONPATH), else the package in place."""
+    finds it (installed, or on PYTHONPATH), else the package in place; and
+    the examples folder, for the agent."""
     env = dict(os.environ)
+    paths = [str(EXAMPLES)]
     if importlib.util.find_spec("ebgan_edge") is None:
-        env["PYTHONPATH"] = os.pathsep.join(
-            p for p in (str(REPO / "python"), env.get("PYTHONPATH")) if p
-        )
+        paths.append(str(REPO / "python"))
+    # Children run in a temporary directory: relative entries must not move.
+    inherited = env.get("PYTHONPATH", "").split(os.pathsep)
+    paths += [os.path.abspath(p) for p in inherited if p]
+    env["PYTHONPATH"] = os.pathsep.join(paths)
     return env
 
 
@@ -336,7 +341,7 @@ def _send(port: int, data: bytes) -> None:
 
 
 def agent_command(batch: int, model: str | None, *options: str) -> list:
-    command = [sys.executable, str(AGENT), "--batch", str(batch)]
+    command = [sys.executable, "-m", "gateway_agent", "--batch", str(batch)]
     command += ["--max-delay-ms", "10", "--alerts", os.devnull, "--stats-interval", "0"]
     return command + (["--model", model] if model else []) + list(options)
 
