@@ -1,5 +1,9 @@
-// The NEON (Advanced SIMD) fp32 kernel for aarch64, where it is part of the
-// baseline: built without extra flags, called when IsaUsable(Isa::kNeon).
+// The NEON (Advanced SIMD) float kernels for aarch64, where it is part of
+// the baseline: built without extra flags, called when IsaUsable(Isa::kNeon).
+// One template serves four kernels: fp32 or fp16 weights by dense or record
+// rows (kernel.h). fp16 weights are widened to fp32 by FCVTL as they are
+// loaded (baseline on aarch64, exact), so every variant does the fp32
+// kernel's arithmetic in the fp32 kernel's order and returns equal results.
 //
 // Shape. Rows are scored in tiles of kTileRows; a tile's activations live in
 // two stack buffers (24 KiB) and stay in L1/L2 from one layer to the next,
@@ -25,6 +29,11 @@
 //   accumulator collects (y[f] - x[f])^2, by FMA, for f = i, i + 4, ..., in
 //   ascending f; the lanes past feature 120 add exactly 0. The 4 lanes are
 //   then folded as (i, i+2), (i, i+1), and the total is divided by 121.
+// - Record rows: the first layer does the 37 numeric FMAs exactly as the
+//   dense kernel does and then adds each hot column's weight row (1 * w is
+//   exact, and the skipped terms are x * w with x = 0, which leave a sum
+//   unchanged); the score forms x of the one-hot features in registers from
+//   the hot indices. Both are the dense kernel's values, not approximations.
 // - No FTZ/DAZ: FPCR is left as the caller set it (Linux starts threads with
 //   flushing off). Trained weights and inputs in [0, 1] are far from the
 //   denormal range, so flushing would buy nothing.
@@ -130,8 +139,8 @@ EBGAN_INLINE void Step(const W* wk, const float32x4_t (&xq)[R], float32x4_t (&ac
 }
 
 template <int R, int V, typename W>
-EBGAN_INLINE void Accumulate(const Activations& in, const W* w, size_t w_stride,
-                             const float* bias, int width, float32x4_t (&acc)[R][V]) {
+EBGAN_INLINE void Accumulate(const Activations& in, const W* w, size_t w_stride, const float* bias,
+                             int width, float32x4_t (&acc)[R][V]) {
   const float* x = in.x;
   const size_t x_stride = in.stride;
 #pragma GCC unroll 16
@@ -171,8 +180,8 @@ EBGAN_INLINE void Accumulate(const Activations& in, const W* w, size_t w_stride,
 template <int R, int V, typename W>
 EBGAN_INLINE void Accumulate(const Records& in, const W* w, size_t w_stride, const float* bias,
                              int /*width*/, float32x4_t (&acc)[R][V]) {
-  Accumulate<R, V>(Activations{in.numeric, kRecordStride}, w, w_stride, bias,
-                   kNumericFeatureCount, acc);
+  Accumulate<R, V>(Activations{in.numeric, kRecordStride}, w, w_stride, bias, kNumericFeatureCount,
+                   acc);
 #pragma GCC unroll 16
   for (int r = 0; r < R; ++r) {
     for (int c = 0; c < kCategoricalCount; ++c) {
@@ -285,8 +294,7 @@ void LayerRows(const Layer& layer, const Input& in, const Out& out) {
     const int j = kFull * kV * kLanes;
     for (int m = 0; m < M; ++m) {
       float32x4_t acc[R][kRest];
-      Accumulate<R, kRest>(in.Advance(m * R), layer.weight + j, w_stride, layer.bias + j, kIn,
-                           acc);
+      Accumulate<R, kRest>(in.Advance(m * R), layer.weight + j, w_stride, layer.bias + j, kIn, acc);
       Finish<R, kRest>(acc, j, out.Advance(m * R));
     }
   }
@@ -380,6 +388,8 @@ void Score(const Model& model, const Input& input, size_t rows, float* scores,
 
 }  // namespace
 
+// The four kernels of NeonFloatKernels(): one template, instantiated for
+// fp32 or binary16 weights and dense or record rows.
 void ScoreFp32Neon(const PackedFp32Model& model, const float* input, size_t rows, float* scores,
                    float* reconstruction) {
   Score(model, Activations{input, kFeatureCount}, rows, scores, reconstruction);
