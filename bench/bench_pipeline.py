@@ -259,7 +259,20 @@ def _agreement(ours: np.ndarray, theirs: np.ndarray, name: str) -> dict:
     }
 
 
+# The hand-written pipelines compute in fp32, so they are compared with the
+# fp32 original of the shipped (int8) model unless another model is given.
+FP32_MODEL = REPO / "firmware_models" / "ids-ebgan-dos-fp32.ebgan"
+
+
 def run_compare(args, data: Path, records: int) -> dict:
+    from ebgan_edge.model_file import read_model
+
+    args.model = args.model or str(FP32_MODEL)
+    if read_model(args.model).precision == "int8":
+        raise SystemExit(
+            f"{args.model} is int8; the hand-written pipelines compute in fp32, so "
+            "compare needs an fp32 or fp16 model"
+        )
     check = verify(data, args.model, args.torch_threads)
     log(f"verified: {json.dumps(check)}")
     commands = compare_commands(data, args.model, args.torch_threads)
@@ -414,7 +427,10 @@ def main(argv=None) -> int:
     parser.add_argument("--data", type=Path, default=DEFAULT_DATA)
     parser.add_argument("--source", type=Path, default=TRAINING_FILE)
     parser.add_argument("--repeats", type=int, default=8)
-    parser.add_argument("--model", help="model file (default: the shipped model)")
+    parser.add_argument(
+        "--model",
+        help="model file (default: the shipped model; for compare, its fp32 original)",
+    )
     parser.add_argument("--rounds", type=int, default=5)
     parser.add_argument("--batches", type=int, nargs="+", default=[64, 256, 1024])
     parser.add_argument("--out", type=Path, help="also write the results as JSON")
