@@ -86,58 +86,59 @@ def threads_label(threads: int) -> str:
     return f"{threads} thread{'s' if threads > 1 else ''}"
 
 
-def grid_tables(record: dict) -> list[str]:
-    cells = cells_by(record, "as found")
+def latency_tables(
+    cells: dict,
+    names: list[str],
+    threads: int,
+    title: str,
+    baseline: str,
+    row_label,
+) -> list[str]:
+    """Two tables for one thread count: median time per call (p10), then rows
+    per second at the median with the speed relative to ``baseline``.
+    ``row_label(name)`` gives a backend's first two columns."""
     rows_list = sorted({r for r, _ in cells})
-    threads_list = sorted({t for _, t in cells})
-    names = backend_order(record)
-    precision = {n: precision_of(record, n) for n in names}
-    lines = []
-    for threads in threads_list:
-        header = (
-            "| backend | weights | "
-            + " | ".join(f"{r:,} row{'s' if r > 1 else ''}" for r in rows_list)
-            + " |"
-        )
-        rule = "| --- | --- |" + " ---: |" * len(rows_list)
-        lines += [
-            f"#### {threads} thread{'s' if threads > 1 else ''}: median time per "
-            "call (p10)",
-            "",
-            header,
-            rule,
-        ]
-        for name in names:
-            row = []
-            for r in rows_list:
-                res = cells.get((r, threads), {}).get("results", {}).get(name)
-                row.append(
-                    f"{fmt_us(res['median_us'])} ({fmt_us(res['p10_us'])})"
-                    if res
-                    else "–"
-                )
-            lines.append(f"| {name} | {precision[name]} | " + " | ".join(row) + " |")
-        lines += [
-            "",
-            f"#### {threads} thread{'s' if threads > 1 else ''}: rows per second "
-            f"at the median (speed relative to {BASELINE})",
-            "",
-            header,
-            rule,
-        ]
+    header = "| backend | weights | " + " | ".join(map(rows_label, rows_list)) + " |"
+    rule = "| --- | --- |" + " ---: |" * len(rows_list)
+
+    def table(heading: str, cell) -> list[str]:
+        lines = [f"#### {title}: {heading}", "", header, rule]
         for name in names:
             row = []
             for r in rows_list:
                 results = cells.get((r, threads), {}).get("results", {})
-                res, base = results.get(name), results.get(BASELINE)
-                if not res:
-                    row.append("–")
-                    continue
-                ratio = (
-                    f" ({base['median_us'] / res['median_us']:.2f}×)" if base else ""
-                )
-                row.append(fmt_rate(res["rows_per_s"]) + ratio)
-            lines.append(f"| {name} | {precision[name]} | " + " | ".join(row) + " |")
+                res = results.get(name)
+                row.append(cell(res, results.get(baseline)) if res else "–")
+            lines.append(f"| {row_label(name)} | " + " | ".join(row) + " |")
+        return lines
+
+    def latency(res, _):
+        return f"{fmt_us(res['median_us'])} ({fmt_us(res['p10_us'])})"
+
+    def rate(res, base):
+        ratio = f" ({base['median_us'] / res['median_us']:.2f}×)" if base else ""
+        return fmt_rate(res["rows_per_s"]) + ratio
+
+    return [
+        *table("median time per call (p10)", latency),
+        "",
+        *table(f"rows per second at the median (speed relative to {baseline})", rate),
+    ]
+
+
+def grid_tables(record: dict) -> list[str]:
+    cells = cells_by(record, "as found")
+    rows_list = sorted({r for r, _ in cells})
+    names = backend_order(record)
+
+    def row_label(name: str) -> str:
+        return f"{name} | {precision_of(record, name)}"
+
+    lines = []
+    for threads in sorted({t for _, t in cells}):
+        lines += latency_tables(
+            cells, names, threads, threads_label(threads), BASELINE, row_label
+        )
         lines += ["", *int8_against_litert(record, cells, threads, rows_list)]
     return lines
 
@@ -194,12 +195,11 @@ def record_tables(record: dict) -> list[str]:
     names = backend_order(record, "records")
     backends = record.get("backends", {})
 
-    def label(name: str) -> str:
+    def row_label(name: str) -> str:
         kernel = backends.get(name, {}).get("details", {}).get("kernel")
-        return f"{name} ({kernel})" if kernel else name
+        shown = f"{name} ({kernel})" if kernel else name
+        return f"{shown} | {precision_of(record, name)}"
 
-    header = "| backend | weights | " + " | ".join(map(rows_label, rows_list)) + " |"
-    rule = "| --- | --- |" + " ---: |" * len(rows_list)
     lines = [
         "### From parsed records",
         "",
@@ -211,51 +211,10 @@ def record_tables(record: dict) -> list[str]:
         "",
     ]
     for threads in sorted({t for _, t in cells}):
-        lines += [
-            f"#### Records, {threads_label(threads)}: median time per call (p10)",
-            "",
-            header,
-            rule,
-        ]
-        for name in names:
-            row = []
-            for r in rows_list:
-                res = cells.get((r, threads), {}).get("results", {}).get(name)
-                row.append(
-                    f"{fmt_us(res['median_us'])} ({fmt_us(res['p10_us'])})"
-                    if res
-                    else "–"
-                )
-            lines.append(
-                f"| {label(name)} | {precision_of(record, name)} | "
-                + " | ".join(row)
-                + " |"
-            )
-        lines += [
-            "",
-            f"#### Records, {threads_label(threads)}: rows per second at the "
-            f"median (speed relative to {RECORD_BASELINE})",
-            "",
-            header,
-            rule,
-        ]
-        for name in names:
-            row = []
-            for r in rows_list:
-                results = cells.get((r, threads), {}).get("results", {})
-                res, base = results.get(name), results.get(RECORD_BASELINE)
-                if not res:
-                    row.append("–")
-                    continue
-                ratio = (
-                    f" ({base['median_us'] / res['median_us']:.2f}×)" if base else ""
-                )
-                row.append(fmt_rate(res["rows_per_s"]) + ratio)
-            lines.append(
-                f"| {label(name)} | {precision_of(record, name)} | "
-                + " | ".join(row)
-                + " |"
-            )
+        title = f"Records, {threads_label(threads)}"
+        lines += latency_tables(
+            cells, names, threads, title, RECORD_BASELINE, row_label
+        )
         lines += ["", *dense_ratio_table(cells, threads, rows_list)]
     return lines
 
