@@ -264,22 +264,11 @@ void Engine::ScoreRange(const float* input, size_t rows, float* scores,
 void Engine::ScoreRecordRange(const RecordRows& input, size_t rows, float* scores,
                               float* reconstruction) const {
   if (int8_kernels_.records)
-    return int8_kernels_.records(int8_model_, input, rows, scores, reconstruction);
-  if (fp16_record_kernel_)
-    return fp16_record_kernel_(fp16_model_, input, rows, scores, reconstruction);
-  if (!fp16_kernel_ && fp32_record_kernel_)
-    return fp32_record_kernel_(fp32_model_, input, rows, scores, reconstruction);
-  // No record kernel on this path: dense rows, a few at a time, on the stack.
-  constexpr size_t kExpandRows = 16;
-  alignas(64) float dense[kExpandRows * kFeatureCount];
-  for (size_t start = 0; start < rows; start += kExpandRows) {
-    const size_t n = std::min(kExpandRows, rows - start);
-    const RecordRows tile{input.numeric + start * kRecordStride,
-                          input.hot + start * kCategoricalCount};
-    ExpandRecordRows(tile, n, dense);
-    ScoreRange(dense, n, scores + start,
-               reconstruction ? reconstruction + start * kFeatureCount : nullptr);
-  }
+    int8_kernels_.records(int8_model_, input, rows, scores, reconstruction);
+  else if (fp16_record_kernel_)
+    fp16_record_kernel_(fp16_model_, input, rows, scores, reconstruction);
+  else
+    fp32_record_kernel_(fp32_model_, input, rows, scores, reconstruction);
 }
 
 namespace {

@@ -166,9 +166,9 @@ inline constexpr int kIsaCount = 6;
 const char* IsaName(Isa isa);
 
 // The fp32 and fp16 kernels of one instruction-set path, each file's only
-// export. A null entry means the path has no such kernel: the engine then
-// runs fp16 models on the fp32 kernel with weights widened at load, and
-// expands records into dense rows for the dense kernel, a tile at a time.
+// export. Every path has both fp32 kernels; a path without fp16 kernels
+// (null entries; the scalar one) runs fp16 models on its fp32 kernels with
+// the weights widened at load.
 struct FloatKernels {
   Fp32Kernel fp32 = nullptr;
   Fp32RecordKernel fp32_records = nullptr;

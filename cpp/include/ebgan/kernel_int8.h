@@ -74,8 +74,8 @@ using Int8Kernel = void (*)(const PackedInt8Model& model, const float* input, si
 using Int8RecordKernel = void (*)(const PackedInt8Model& model, const RecordRows& input,
                                   size_t rows, float* scores, float* reconstruction);
 
-// The int8 kernels of one instruction-set path, each file's only export. A
-// null record kernel means the engine expands records into dense rows.
+// The int8 kernels of one instruction-set path, each file's only export;
+// a path with int8 kernels has both.
 struct Int8Kernels {
   Int8Kernel dense = nullptr;
   Int8RecordKernel records = nullptr;
